@@ -1,0 +1,46 @@
+"""keras_collapse: self-supervised objectives and collapse diagnostics for Keras 3.
+
+Submodules:
+
+* :mod:`keras_collapse.losses` -- SSL objectives as ``keras.losses.Loss``.
+* :mod:`keras_collapse.regularizers` -- the WERank weight regularizer.
+* :mod:`keras_collapse.layers` -- DirectCLR, projection and prediction heads.
+* :mod:`keras_collapse.models` -- ``SiameseModel`` trained with ``fit``.
+* :mod:`keras_collapse.metrics` -- spectra, effective rank, RankMe, AUC, alignment.
+* :mod:`keras_collapse.callbacks` -- ``SpectrumLogger`` for TensorBoard.
+* :mod:`keras_collapse.data` -- tf.data two-view pipelines, orderings, sources.
+* :mod:`keras_collapse.evaluation` -- linear probe and kNN accuracy.
+* :mod:`keras_collapse.theory` -- analytic predictions from the papers.
+"""
+
+import importlib as _importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "losses",
+    "regularizers",
+    "layers",
+    "models",
+    "metrics",
+    "callbacks",
+    "data",
+    "evaluation",
+    "theory",
+    "plots",
+    "distribute",
+)
+
+
+def __getattr__(name):
+    # Submodules load on first use so `import keras_collapse` stays cheap and a
+    # module under construction never breaks the others.
+    if name in _SUBMODULES:
+        module = _importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))
