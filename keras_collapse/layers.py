@@ -1,0 +1,219 @@
+"""Heads placed after the encoder: DirectCLR, projection and prediction MLPs.
+
+Representation `r = encoder(x)`; embedding `z = head(r)` (Jing et al. 2022,
+arXiv 2110.09348, Fig. 7a).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from keras_collapse import _checks
+
+
+@keras.saving.register_keras_serializable(package="keras_collapse")
+class DirectCLRHead(keras.layers.Layer):
+    """DirectCLR: the ℓ2-normalised first `dim` features of the representation.
+
+    `z = r[..., :d0] / ‖r[..., :d0]‖`. No weights: the contrastive loss acts
+    directly on a sub-vector of the representation (Jing et al. 2022, section
+    5; the authors' best ResNet-50 model uses d0 = 360 of 2048).
+
+    Args:
+        dim: Positive int d0, at most the representation size.
+
+    Input shape: `(batch_size, representation_dim)`.
+    Output shape: `(batch_size, dim)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> head = DirectCLRHead(dim=2)
+    >>> head(np.array([[3.0, 4.0, 100.0]], "float32")).numpy()
+    array([[0.6, 0.8]], dtype=float32)
+
+    Reference: arXiv 2110.09348.
+    """
+
+    def __init__(self, dim, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = _checks.positive_int("dim", dim)
+
+    def build(self, input_shape):
+        available = input_shape[-1]
+        if available is not None and self.dim > available:
+            raise ValueError(
+                f"Invalid value for argument `dim`. Expected at most the "
+                f"representation size {available}. Received: dim={self.dim}"
+            )
+
+    def call(self, inputs):
+        return tf.math.l2_normalize(inputs[..., : self.dim], axis=-1, epsilon=1e-12)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim}
+
+
+def _mlp(units, activation, batch_norm, use_bias, name):
+    """Dense(+BN)(+activation) blocks; the last block is linear."""
+    layers = []
+    for index, width in enumerate(units):
+        last = index == len(units) - 1
+        layers.append(
+            keras.layers.Dense(
+                width, use_bias=use_bias and not (batch_norm and not last),
+                name=f"{name}_dense_{index}",
+            )
+        )
+        if not last:
+            if batch_norm:
+                layers.append(
+                    keras.layers.BatchNormalization(
+                        synchronized=True, name=f"{name}_bn_{index}"
+                    )
+                )
+            layers.append(keras.layers.Activation(activation, name=f"{name}_act_{index}"))
+    return layers
+
+
+class _MLPHead(keras.layers.Layer):
+    """An MLP head built from `hidden_dims` and `output_dim` (shared machinery)."""
+
+    def __init__(
+        self,
+        output_dim,
+        hidden_dims=(),
+        activation="relu",
+        batch_norm=True,
+        use_bias=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.output_dim = _checks.positive_int("output_dim", output_dim)
+        self.hidden_dims = tuple(
+            _checks.positive_int("hidden_dims", width) for width in hidden_dims
+        )
+        self.activation = activation
+        self.batch_norm = bool(batch_norm)
+        self.use_bias = bool(use_bias)
+        self.blocks = _mlp(
+            (*self.hidden_dims, self.output_dim),
+            keras.activations.get(activation),
+            self.batch_norm,
+            self.use_bias,
+            self.name,
+        )
+
+    def build(self, input_shape):
+        shape = input_shape
+        for layer in self.blocks:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for layer in self.blocks:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                x = layer(x, training=training)
+            else:
+                x = layer(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.output_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "output_dim": self.output_dim,
+            "hidden_dims": list(self.hidden_dims),
+            "activation": keras.activations.serialize(keras.activations.get(self.activation))
+            if not isinstance(self.activation, str) else self.activation,
+            "batch_norm": self.batch_norm,
+            "use_bias": self.use_bias,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_collapse")
+class ProjectionHead(_MLPHead):
+    """SimCLR-style projection MLP: `[Dense → BN → act] × len(hidden_dims) → Dense`.
+
+    The variants of Jing et al. 2022 Table 1: `ProjectionHead(128, hidden_dims=(512,))`
+    is the 2-layer nonlinear projector, `ProjectionHead(128)` the 1-layer linear
+    projector, and "no projector" is `SiameseModel(encoder, head=None)`.
+    Batch normalisation is synchronised across replicas under a
+    `tf.distribute` strategy. Set `final_batch_norm=True` for the SimSiam
+    projector ending in BatchNorm without affine parameters (Li et al. 2022).
+
+    Args:
+        output_dim: Embedding size. Required.
+        hidden_dims: Widths of the hidden layers. Defaults to `()` (linear).
+        activation: Hidden activation. Defaults to `"relu"`.
+        batch_norm: BatchNorm after hidden Dense layers. Defaults to `True`.
+        use_bias: Use biases (dropped where a BatchNorm follows). Defaults to `True`.
+        final_batch_norm: Append BatchNorm(center=False, scale=False).
+            Defaults to `False`.
+
+    Input shape: `(batch_size, representation_dim)`.
+    Output shape: `(batch_size, output_dim)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> head = ProjectionHead(8, hidden_dims=(16,))
+    >>> head(np.ones((4, 32), "float32")).shape
+    TensorShape([4, 8])
+
+    Reference: Chen et al. 2020 (arXiv 2002.05709); Jing et al. 2022
+    (arXiv 2110.09348) Table 1.
+    """
+
+    def __init__(self, output_dim, hidden_dims=(), final_batch_norm=False, **kwargs):
+        super().__init__(output_dim, hidden_dims=hidden_dims, **kwargs)
+        self.final_batch_norm = bool(final_batch_norm)
+        if self.final_batch_norm:
+            self.blocks.append(
+                keras.layers.BatchNormalization(
+                    center=False, scale=False, synchronized=True, name=f"{self.name}_bn_out"
+                )
+            )
+
+    def get_config(self):
+        return {**super().get_config(), "final_batch_norm": self.final_batch_norm}
+
+
+@keras.saving.register_keras_serializable(package="keras_collapse")
+class PredictionHead(_MLPHead):
+    """SimSiam/BYOL bottleneck predictor: `Dense → BN → ReLU → Dense`.
+
+    Args:
+        output_dim: Output size (the projection size). Required.
+        hidden_dim: Bottleneck width. Defaults to `512` (SimSiam's 2048→512→2048).
+        **kwargs: `activation`, `batch_norm`, `use_bias` as for
+            :class:`ProjectionHead`.
+
+    Input shape: `(batch_size, output_dim)`. Output shape: the same.
+
+    Example:
+
+    >>> import numpy as np
+    >>> PredictionHead(16, hidden_dim=4)(np.ones((2, 16), "float32")).shape
+    TensorShape([2, 16])
+
+    Reference: Chen & He 2021 (arXiv 2011.10566); Grill et al. 2020
+    (arXiv 2006.07733).
+    """
+
+    def __init__(self, output_dim, hidden_dim=512, **kwargs):
+        kwargs.pop("hidden_dims", None)
+        super().__init__(output_dim, hidden_dims=(hidden_dim,), **kwargs)
+        self.hidden_dim = self.hidden_dims[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("hidden_dims")
+        return {**config, "hidden_dim": self.hidden_dim}

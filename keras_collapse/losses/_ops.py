@@ -1,0 +1,97 @@
+"""Private numerical helpers shared by the objectives (float32, stable forms)."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from keras_collapse import _checks
+
+# Added to logits that must not count (an anchor's similarity with itself).
+# exp(-1e9) underflows to exactly 0 in float32 without producing inf/NaN.
+MASK_PENALTY = 1e9
+
+
+def to_float32(x, name):
+    """Cast to float32 (mixed-precision inputs compute in float32)."""
+    x = tf.convert_to_tensor(x)
+    if not (x.dtype.is_floating or x.dtype.is_integer):
+        raise _checks.invalid(name, "a float tensor", x.dtype, TypeError)
+    return tf.cast(x, tf.float32)
+
+
+def check_pair(z_a, z_b, min_batch=1, names=("z_a", "z_b")):
+    """Validate two embedding batches and return them as float32.
+
+    Raises ValueError naming the argument and the received shapes when a rank is
+    not 2, the shapes differ, or the (static) batch is smaller than `min_batch`.
+    """
+    z_a, z_b = to_float32(z_a, names[0]), to_float32(z_b, names[1])
+    for name, z in zip(names, (z_a, z_b)):
+        if z.shape.rank is not None and z.shape.rank != 2:
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected a rank-2 tensor "
+                f"of shape (batch_size, dim). Received: {name}.shape={z.shape}"
+            )
+    if z_a.shape.is_fully_defined() and z_b.shape.is_fully_defined():
+        if z_a.shape != z_b.shape:
+            raise ValueError(
+                f"The two views must have the same shape. Received: "
+                f"{names[0]}.shape={z_a.shape}, {names[1]}.shape={z_b.shape}"
+            )
+    batch = z_a.shape[0]
+    if batch is not None and batch < min_batch:
+        raise ValueError(
+            f"Invalid value for argument `{names[0]}`. This objective needs a "
+            f"batch of at least {min_batch} examples (it uses the other examples "
+            f"of the batch). Received: {names[0]}.shape={z_a.shape}"
+        )
+    return z_a, z_b
+
+
+def l2_normalize(z):
+    """Row-wise unit vectors; safe at z = 0 (gives 0, finite gradient)."""
+    return tf.math.l2_normalize(z, axis=-1, epsilon=1e-12)
+
+
+def cross_entropy(logits, positive_index):
+    """Per-row cross-entropy of `logits` against integer targets, via log-sum-exp.
+
+    Args:
+        logits: `(rows, columns)` float32.
+        positive_index: `(rows,)` int column of each row's positive.
+    """
+    positive = tf.gather(logits, positive_index, axis=1, batch_dims=1)
+    return tf.reduce_logsumexp(logits, axis=1) - positive
+
+
+def self_mask(rows, columns, offset):
+    """`(rows, columns)` float mask with ones where column == offset + row."""
+    return tf.one_hot(tf.range(rows) + offset, columns, dtype=tf.float32)
+
+
+def squared_distances(a, b):
+    """`(n, m)` matrix of ‖a_i − b_j‖², clipped at 0 against round-off."""
+    cross = tf.matmul(a, b, transpose_b=True)
+    a2 = tf.reduce_sum(tf.square(a), axis=1, keepdims=True)
+    b2 = tf.reduce_sum(tf.square(b), axis=1)[tf.newaxis, :]
+    return tf.maximum(a2 + b2 - 2.0 * cross, 0.0)
+
+
+def off_diagonal_square_sum(matrix):
+    """Σ_{i≠j} M_ij² of a square matrix."""
+    return tf.reduce_sum(tf.square(matrix)) - tf.reduce_sum(
+        tf.square(tf.linalg.diag_part(matrix))
+    )
+
+
+def split_prediction(value, name):
+    """`(prediction, target)` from a pair, or `(z, z)` from a single tensor."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected a tensor or a "
+                f"pair (prediction, target). Received: a sequence of length "
+                f"{len(value)}"
+            )
+        return value[0], value[1]
+    return value, value

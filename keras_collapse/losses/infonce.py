@@ -1,0 +1,117 @@
+"""InfoNCE in the two forms of Jing et al. 2022 (arXiv 2110.09348)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from keras_collapse import _checks
+from keras_collapse.distribute import global_batch
+from keras_collapse.losses import _ops
+from keras_collapse.losses._base import PairLoss
+
+SIMILARITIES = ("dot", "gaussian")
+
+
+def _one_direction(anchors, positives, temperature, similarity):
+    """Per-anchor InfoNCE of `anchors` against the global batch."""
+    n = tf.shape(anchors)[0]
+    if similarity == "dot":
+        # Code form: cross-entropy of z_a z_b^T / tau against the diagonal;
+        # negatives are the other view's embeddings.
+        candidates, offset = global_batch(positives)
+        logits = tf.matmul(anchors, candidates, transpose_b=True) / temperature
+        return _ops.cross_entropy(logits, tf.range(n) + offset)
+    # Paper form: s(u, v) = -|u - v|^2 / 2 (divided by tau); the positive is the
+    # other view of the same example, negatives the same view's other examples.
+    others, offset = global_batch(anchors)
+    negatives = -_ops.squared_distances(anchors, others) / (2.0 * temperature)
+    negatives -= _ops.MASK_PENALTY * _ops.self_mask(n, tf.shape(others)[0], offset)
+    positive = -tf.reduce_sum(tf.square(anchors - positives), axis=1) / (
+        2.0 * temperature
+    )
+    logits = tf.concat([positive[:, tf.newaxis], negatives], axis=1)
+    return _ops.cross_entropy(logits, tf.zeros_like(positive, tf.int32))
+
+
+def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True):
+    """Per-example InfoNCE loss between two views.
+
+    Dot form (the authors' code): with logits `s_ij = z_a,i · z_b,j / τ`,
+    `ℓ_i = −s_ii + log Σ_j exp(s_ij)`.
+
+    Gaussian form (the paper's analysis, Lemma 1): with
+    `s(u, v) = −‖u − v‖² / (2τ)`,
+    `ℓ_i = −s(z_i, z'_i) + log(exp s(z_i, z'_i) + Σ_{j≠i} exp s(z_i, z_j))`;
+    `τ = 1` is exactly the paper's loss.
+
+    With `symmetric=True` the loss averages the a→b and b→a directions.
+    Under a `tf.distribute` strategy the negatives come from the global batch.
+
+    Args:
+        z_a: Embeddings of view a, shape `(batch_size, dim)`.
+        z_b: Embeddings of view b, shape `(batch_size, dim)`.
+        temperature: Positive float τ dividing the similarity. Defaults to `0.1`.
+        similarity: `"dot"` or `"gaussian"`. Defaults to `"dot"`.
+        symmetric: Whether to average both directions. Defaults to `True`.
+
+    Returns:
+        Per-example losses, shape `(batch_size,)`, float32.
+
+    Example:
+
+    >>> import numpy as np
+    >>> z = np.eye(2, dtype="float32")
+    >>> loss = info_nce(z, z, temperature=1.0)  # log(1 + e^-1) per example
+    >>> np.round(loss.numpy(), 4)
+    array([0.3133, 0.3133], dtype=float32)
+
+    Reference: Jing et al., "Understanding Dimensional Collapse in Contrastive
+    Self-Supervised Learning", ICLR 2022, arXiv 2110.09348.
+    """
+    temperature = _checks.positive_float("temperature", temperature)
+    _checks.one_of("similarity", similarity, SIMILARITIES)
+    z_a, z_b = _ops.check_pair(z_a, z_b, min_batch=2)
+    loss = _one_direction(z_a, z_b, temperature, similarity)
+    if symmetric:
+        loss = 0.5 * (loss + _one_direction(z_b, z_a, temperature, similarity))
+    return loss
+
+
+@keras.saving.register_keras_serializable(package="keras_collapse")
+class InfoNCE(PairLoss):
+    """InfoNCE contrastive loss (Jing et al. 2022), see :func:`info_nce`.
+
+    Per-example loss of shape `(batch_size,)`, reduced by Keras (so
+    `sample_weight` works).
+
+    Args:
+        temperature: Positive float τ. Defaults to `0.1` (the authors' code).
+        similarity: `"dot"` (code form, negatives from the other view) or
+            `"gaussian"` (the paper's −‖z_i − z_j‖²/2 form). Defaults to `"dot"`.
+        symmetric: Average the a→b and b→a directions. Defaults to `True`.
+        name, reduction, dtype: As for `keras.losses.Loss`; computation is in
+            float32 by default whatever the inputs.
+
+    Example:
+
+    >>> import numpy as np
+    >>> loss = InfoNCE(temperature=1.0, similarity="gaussian")
+    >>> z = np.array([[0.0, 0.0], [3.0, 4.0]], "float32")
+    >>> float(np.round(loss(z, z), 4))  # log(1 + e^{-12.5})
+    0.0
+
+    Train with `model.compile(optimizer="adam", loss=kc.losses.InfoNCE())` on a
+    :class:`keras_collapse.models.SiameseModel`.
+
+    Reference: arXiv 2110.09348.
+    """
+
+    fn = staticmethod(info_nce)
+    settings = ("temperature", "similarity", "symmetric")
+
+    def __init__(self, temperature=0.1, similarity="dot", symmetric=True, **kwargs):
+        super().__init__(**kwargs)
+        self.temperature = _checks.positive_float("temperature", temperature)
+        self.similarity = _checks.one_of("similarity", similarity, SIMILARITIES)
+        self.symmetric = bool(symmetric)

@@ -1,0 +1,158 @@
+"""WERank weight regularizer (Saheb Pasand et al. 2023, arXiv 2402.09586)."""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+import tensorflow as tf
+
+from keras_collapse import _checks
+
+
+def _gram_distance(kernel):
+    """‖G − I‖_F for the Gram matrix G of the 2-D-flattened kernel that can be I."""
+    kernel = tf.convert_to_tensor(kernel)
+    if kernel.shape.rank not in (2, 4):
+        raise ValueError(
+            "Invalid value for argument `kernel`. WERank expects a dense kernel "
+            "of shape (d_in, d_out) or a convolution kernel of shape "
+            f"(k_h, k_w, c_in, c_out). Received: kernel.shape={kernel.shape}"
+        )
+    w = tf.cast(kernel, tf.float32)
+    if w.shape.rank == 4:
+        w = tf.reshape(w, (-1, w.shape[-1]))
+    d_in, d_out = w.shape
+    # W^T W (d_out x d_out) has full rank only if d_in >= d_out, else use W W^T.
+    gram = tf.matmul(w, w, transpose_a=d_in >= d_out, transpose_b=d_in < d_out)
+    squared = tf.reduce_sum(tf.square(gram - tf.eye(min(d_in, d_out))))
+    # sqrt with a zero gradient (not NaN) at an exactly orthonormal kernel.
+    safe = tf.where(squared > 0.0, squared, 1.0)
+    return tf.where(squared > 0.0, tf.sqrt(safe), 0.0)
+
+
+def werank_penalty(kernel, alpha=0.1):
+    """`α ‖WᵀW − I‖_F` (or `α ‖WWᵀ − I‖_F` when `d_out > d_in`).
+
+    Convolution kernels `(k_h, k_w, c_in, c_out)` are flattened to
+    `(k_h·k_w·c_in, c_out)` first. The Gram matrix chosen is the one of size
+    `min(d_in, d_out)`, the one that can equal the identity.
+
+    Args:
+        kernel: Tensor of shape `(d_in, d_out)` or `(k_h, k_w, c_in, c_out)`.
+        alpha: Non-negative weight. Defaults to `0.1`.
+
+    Returns:
+        Scalar float32 penalty.
+
+    Example:
+
+    >>> import numpy as np
+    >>> float(werank_penalty(np.eye(3), alpha=0.1))
+    0.0
+    >>> round(float(werank_penalty(2 * np.eye(3), alpha=1.0)), 4)  # ‖3I‖_F
+    5.1962
+
+    Reference: Saheb Pasand, Moravej, Biparva, Ghodsi, "WERank: Rank
+    Degradation Prevention for Self-Supervised Learning via Weight
+    Regularization", arXiv 2402.09586.
+    """
+    alpha = _checks.non_negative_float("alpha", alpha)
+    return alpha * _gram_distance(kernel)
+
+
+@keras.saving.register_keras_serializable(package="keras_collapse")
+class WERank(keras.regularizers.Regularizer):
+    """WERank: `α ‖WᵀW − I‖_F` on a layer's kernel, see :func:`werank_penalty`.
+
+    Args:
+        alpha: Non-negative weight α_l. Defaults to `0.1` (the paper's value).
+
+    Example:
+
+    >>> import keras
+    >>> layer = keras.layers.Dense(4, kernel_regularizer=WERank(0.1))
+    >>> _ = layer(keras.ops.ones((2, 8)))
+    >>> len(layer.losses)
+    1
+
+    `attach_werank(model, alpha)` adds it to every kernel of a built model.
+
+    Reference: arXiv 2402.09586.
+    """
+
+    def __init__(self, alpha=0.1):
+        self.alpha = _checks.non_negative_float("alpha", alpha)
+
+    def __call__(self, x):
+        return werank_penalty(x, self.alpha)
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+def _kernel_layers(model):
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if getattr(layer, "kernel", None) is not None
+        and len(layer.kernel.shape) in (2, 4)
+    ]
+
+
+def attach_werank(model, alpha=0.1):
+    """Attach :class:`WERank` to every dense/conv kernel of a built model.
+
+    Sets both the kernel variable's regularizer (so `model.losses` includes it
+    from now on) and the layer's `kernel_regularizer` (so it is saved).
+
+    Args:
+        model: A built `keras.Model` or layer.
+        alpha: A float for every layer, a dict `{layer_name: alpha}` (layers not
+            named are left alone), or a callable `layer -> alpha or None`.
+            Defaults to `0.1`.
+
+    Returns:
+        The list of layer names that received the regularizer, in order.
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="d1"),
+    ...                           keras.layers.Dense(2, name="d2")])
+    >>> attach_werank(model, {"d1": 0.1, "d2": 0.01})
+    ['d1', 'd2']
+    >>> len(model.losses)
+    2
+    """
+    layers = _kernel_layers(model)
+    if not layers:
+        raise ValueError(
+            "Invalid value for argument `model`. Expected a built model with at "
+            f"least one Dense or Conv kernel. Received: model={model.name!r} "
+            "with no kernels (build it first, e.g. give it a keras.Input)."
+        )
+    if isinstance(alpha, dict):
+        unknown = sorted(set(alpha) - {layer.name for layer in layers})
+        if unknown:
+            raise ValueError(
+                f"Invalid value for argument `alpha`. Unknown layer names "
+                f"{unknown}; kernel layers are {[layer.name for layer in layers]}"
+            )
+        choose = alpha.get
+    elif callable(alpha):
+        choose = alpha
+    elif isinstance(alpha, numbers.Real):
+        choose = lambda layer: alpha  # noqa: E731
+    else:
+        raise _checks.invalid("alpha", "a float, a dict or a callable", alpha, TypeError)
+    attached = []
+    for layer in layers:
+        value = choose(layer.name if isinstance(alpha, dict) else layer)
+        if value is None:
+            continue
+        regularizer = WERank(value)
+        layer.kernel.regularizer = regularizer
+        layer.kernel_regularizer = regularizer
+        attached.append(layer.name)
+    return attached

@@ -1,0 +1,87 @@
+"""gin-configured studies reproducing the four papers in ../shared/papers.
+
+Each study is a module with one ``@gin.configurable`` entry function taking a
+:class:`studies._harness.Study` as its first argument. The ``.gin`` files under
+``gin/`` bind ``experiment.study`` to one of them and set its parameters.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import gin
+import keras
+import tensorflow as tf
+
+from studies._harness import Study
+
+# name -> module; `keras-collapse list` prints the first docstring line of each.
+STUDY_NAMES = (
+    "jing2022_strong_augmentation",
+    "jing2022_implicit_regularization",
+    "jing2022_directclr",
+    "werank2023",
+    "li2022_continual",
+    "ziyin2023_landscape",
+    "tour",
+)
+
+
+def available():
+    """Names of the studies whose module is present, in the canonical order."""
+    here = os.path.dirname(__file__)
+    return [n for n in STUDY_NAMES if os.path.exists(os.path.join(here, n + ".py"))]
+
+
+def load(name):
+    """Import a study module (registering its gin configurable)."""
+    if name not in available():
+        raise ValueError(
+            f"Unknown study {name!r}. Available studies: {', '.join(available())} "
+            "(see `keras-collapse list`)."
+        )
+    return importlib.import_module(f"studies.{name}")
+
+
+def load_all():
+    """Import every study module so gin knows all configurables."""
+    import studies.configurables  # noqa: F401  (registers kc objects with gin)
+
+    return {name: load(name) for name in available()}
+
+
+def describe():
+    """`{name: one-line description}` of every available study."""
+    return {
+        name: (module.__doc__ or "").strip().splitlines()[0]
+        for name, module in load_all().items()
+    }
+
+
+@gin.configurable
+def experiment(output_dir, study=gin.REQUIRED, seed=0, command=""):
+    """Run one study into `output_dir` and write its results.
+
+    Args:
+        output_dir: Where every artifact goes (created if needed).
+        study: The study's entry function (bound in the .gin file as
+            `experiment.study = @<study name>`).
+        seed: Seed for Python, NumPy and TensorFlow; op determinism is enabled.
+        command: The command line, recorded in results.md.
+
+    Returns:
+        The results dict written to results.json.
+    """
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    name = getattr(study, "__name__", str(study))
+    context = Study(output_dir, name, seed=seed)
+    context.log(f"writing to {context.output_dir}")
+    study(context)
+    config = gin.operative_config_str()
+    with tf.summary.create_file_writer(context.tensorboard_dir("config")).as_default():
+        tf.summary.text("operative_config", "```\n" + config + "\n```", step=0)
+    results = context.finish(operative_config=config, command=command)
+    context.log("results: " + os.path.join(context.output_dir, "results.md"))
+    return results
