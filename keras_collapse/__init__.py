@@ -15,6 +15,10 @@ Submodules:
 
 import importlib as _importlib
 
+# Modules defining Keras-serializable objects load eagerly, so that
+# `import keras_collapse` is enough for `keras.saving.load_model` to find them.
+from keras_collapse import layers, losses, models, regularizers  # noqa: F401
+
 __version__ = "0.1.0"
 
 _SUBMODULES = (
