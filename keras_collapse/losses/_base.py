@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 
 class PairLoss(keras.losses.Loss):
@@ -22,7 +23,16 @@ class PairLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
-        return type(self).fn(y_true, y_pred, **self._settings())
+        loss = type(self).fn(y_true, y_pred, **self._settings())
+        context = tf.distribute.get_replica_context()
+        replicas = 1 if context is None else context.num_replicas_in_sync
+        if loss.shape.rank == 0 and replicas > 1 and self.reduction not in (None, "none"):
+            # A whole-batch objective is computed on the gathered global batch by
+            # every replica; Keras scales per-example losses by 1/replicas but
+            # not scalars, so scale here: the sum over replicas is then the
+            # global-batch loss and so are the summed gradients.
+            loss = loss / replicas
+        return loss
 
     def _settings(self):
         return {key: getattr(self, key) for key in self.settings}

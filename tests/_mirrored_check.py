@@ -1,0 +1,79 @@
+"""Run under two logical CPU devices (a fresh process): prints JSON results.
+
+Invoked by tests/test_distribute.py; logical devices must be configured before
+TensorFlow initialises, hence the separate process.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras_collapse as kc  # noqa: E402
+
+DEVICES = ["/cpu:0", "/cpu:1"]
+
+
+def objectives():
+    return {
+        "info_nce_dot": kc.losses.InfoNCE(0.5),
+        "info_nce_gaussian": kc.losses.InfoNCE(1.0, "gaussian"),
+        "nt_xent": kc.losses.NTXent(0.5),
+        "spectral": kc.losses.SpectralContrastive(),
+        "barlow_twins": kc.losses.BarlowTwins(),
+        "vicreg": kc.losses.VICReg(),
+        "simsiam": kc.losses.SimSiam(),
+        "byol": kc.losses.BYOL(),
+    }
+
+
+def loss_and_gradients():
+    """Loss and dL/dW on one device vs summed over two replicas."""
+    rng = np.random.default_rng(0)
+    x_a = rng.normal(size=(16, 6)).astype("float32")
+    x_b = (x_a + 0.3 * rng.normal(size=x_a.shape)).astype("float32")
+    w0 = rng.normal(size=(6, 4)).astype("float32")
+    strategy = tf.distribute.MirroredStrategy(DEVICES)
+    dataset = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices((x_a, x_b)).batch(16)
+    )
+    out = {}
+    for name, loss in objectives().items():
+        w = tf.Variable(w0)
+        with tf.GradientTape() as tape:
+            value = loss(x_a @ w, x_b @ w)
+        grad = tape.gradient(value, w)
+        with strategy.scope():
+            w_dist = tf.Variable(w0)
+
+        @tf.function
+        def step(a, b, loss=loss, w_dist=w_dist):
+            def replica(a, b):
+                with tf.GradientTape() as tape:
+                    v = loss(a @ w_dist, b @ w_dist)
+                return v, tape.gradient(v, w_dist)
+
+            v, g = strategy.run(replica, (a, b))
+            return strategy.reduce("SUM", v, None), strategy.reduce("SUM", g, None)
+
+        a, b = next(iter(dataset))
+        v_dist, g_dist = step(a, b)
+        out[name] = {
+            "single": float(value),
+            "mirrored": float(v_dist),
+            "grad_rel_err": float(
+                np.abs(g_dist.numpy() - grad.numpy()).max() / np.abs(grad.numpy()).max()
+            ),
+        }
+    return out
+
+
+if __name__ == "__main__":
+    json.dump({"losses": loss_and_gradients()}, sys.stdout)
