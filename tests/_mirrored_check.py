@@ -16,9 +16,13 @@ import tensorflow as tf  # noqa: E402
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
+import keras  # noqa: E402
+
 import keras_collapse as kc  # noqa: E402
 
-DEVICES = ["/cpu:0", "/cpu:1"]
+# One strategy per process: TensorFlow's collective instance keys clash
+# between several MirroredStrategy objects (tensorflow/tensorflow#62790).
+STRATEGY = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
 def objectives():
@@ -40,7 +44,7 @@ def loss_and_gradients():
     x_a = rng.normal(size=(16, 6)).astype("float32")
     x_b = (x_a + 0.3 * rng.normal(size=x_a.shape)).astype("float32")
     w0 = rng.normal(size=(6, 4)).astype("float32")
-    strategy = tf.distribute.MirroredStrategy(DEVICES)
+    strategy = STRATEGY
     dataset = strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensor_slices((x_a, x_b)).batch(16)
     )
@@ -75,5 +79,46 @@ def loss_and_gradients():
     return out
 
 
+def fit_weights():
+    """Weight difference after 2 epochs of fit, one device vs mirrored.
+
+    Returned relative to how far training moved the encoder weights (max abs).
+    """
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    x_b = (x + 0.1 * rng.normal(size=x.shape)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, x_b)).batch(32).map(lambda a, b: ((a, b),))
+
+    def build(loss, predictor):
+        keras.utils.set_random_seed(1)
+        encoder = keras.Sequential(
+            [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(8)]
+        )
+        model = kc.models.SiameseModel(
+            encoder,
+            head=kc.layers.ProjectionHead(4, hidden_dims=(8,)),
+            predictor=kc.layers.PredictionHead(4, hidden_dim=4) if predictor else None,
+        )
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss)
+        return model
+
+    out = {}
+    for name in ("nt_xent", "vicreg", "byol"):
+        single = build(objectives()[name], name == "byol")
+        initial = single.encoder.get_weights()
+        single.fit(data, epochs=2, verbose=0)
+        with STRATEGY.scope():
+            mirrored = build(objectives()[name], name == "byol")
+        mirrored.fit(data, epochs=2, verbose=0)
+        moved = max(
+            float(np.abs(a - b).max()) for a, b in zip(single.encoder.get_weights(), initial)
+        )
+        out[name] = max(
+            float(np.abs(a - b).max())
+            for a, b in zip(single.get_weights(), mirrored.get_weights())
+        ) / moved
+    return out
+
+
 if __name__ == "__main__":
-    json.dump({"losses": loss_and_gradients()}, sys.stdout)
+    json.dump({"losses": loss_and_gradients(), "fit": fit_weights()}, sys.stdout)
