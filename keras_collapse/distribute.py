@@ -11,6 +11,9 @@ single replica, it is the identity with offset 0.
 
 from __future__ import annotations
 
+import json
+import os
+
 import tensorflow as tf
 
 
@@ -52,3 +55,126 @@ def global_batch(x):
     gathered = context.all_gather(x, axis=0)
     replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
     return gathered, replica * tf.shape(x, out_type=tf.int32)[0]
+
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+
+def get_strategy(name="default"):
+    """A `tf.distribute` strategy by name, as the studies take it from gin.
+
+    Args:
+        name: `"default"` (no distribution), `"mirrored"` (all local GPUs, or
+            the CPU), `"multi_worker"` (`MultiWorkerMirroredStrategy`, cluster
+            from the `TF_CONFIG` environment variable) or `"tpu"`
+            (`TPUStrategy` on the TPU found by `TPUClusterResolver`).
+            Defaults to `"default"`.
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Example:
+
+    >>> get_strategy("default").num_replicas_in_sync
+    1
+    """
+    if name not in STRATEGIES:
+        raise ValueError(
+            f"Invalid value for argument `strategy`. Expected one of "
+            f"{list(STRATEGIES)}. Received: strategy={name!r}"
+        )
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, tf.errors.OpError, RuntimeError) as error:
+        raise ValueError(
+            "strategy='tpu' was requested but no TPU was found "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+            "Run on a TPU VM (or set TPU_NAME), or use strategy='mirrored' for "
+            "GPUs / 'default' for one device."
+        ) from None
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def check_global_batch(global_batch_size, strategy=None, min_per_replica=1):
+    """Check a global batch against the replicas before training starts.
+
+    Args:
+        global_batch_size: The batch the objective should see.
+        strategy: A `tf.distribute.Strategy`; defaults to the current one.
+        min_per_replica: Smallest per-replica batch allowed (contrastive
+            objectives need 2: an anchor needs another example on its replica
+            to be traced with a static batch). Defaults to `1`.
+
+    Returns:
+        The per-replica batch size.
+
+    Example:
+
+    >>> check_global_batch(256)
+    256
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if isinstance(global_batch_size, bool) or not isinstance(global_batch_size, int) or global_batch_size < 1:
+        raise ValueError(
+            "Invalid value for argument `global_batch_size`. Expected a positive "
+            f"integer. Received: global_batch_size={global_batch_size!r}"
+        )
+    if global_batch_size % replicas:
+        raise ValueError(
+            f"The global batch size {global_batch_size} is not divisible by the "
+            f"{replicas} replicas: use a multiple of {replicas}, e.g. "
+            f"{replicas * max(1, global_batch_size // replicas)}."
+        )
+    per_replica = global_batch_size // replicas
+    if per_replica < min_per_replica:
+        raise ValueError(
+            f"The per-replica batch is {per_replica} ({global_batch_size} over "
+            f"{replicas} replicas) but this objective needs at least "
+            f"{min_per_replica} per replica: use a global batch of at least "
+            f"{min_per_replica * replicas}."
+        )
+    return per_replica
+
+
+def scaled_learning_rate(base_learning_rate, global_batch_size, base_batch_size=256):
+    """The linear scaling rule `lr = base_lr · global_batch / base_batch`.
+
+    (Goyal et al. 2017, arXiv 1706.02677; the SimSiam recipe
+    `0.05 · batch / 256`.)
+
+    Example:
+
+    >>> scaled_learning_rate(0.05, 512)
+    0.1
+    """
+    return base_learning_rate * global_batch_size / base_batch_size
+
+
+def is_chief():
+    """Whether this process should write logs and results (`TF_CONFIG` aware).
+
+    The chief is the `chief` task, or worker 0 when the cluster has no chief;
+    without `TF_CONFIG` every process is the chief.
+
+    Example:
+
+    >>> is_chief()
+    True
+    """
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = config.get("task", {})
+    cluster = config.get("cluster", {})
+    if not task:
+        return True
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0

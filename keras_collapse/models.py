@@ -171,7 +171,42 @@ class SiameseModel(keras.Model):
             momentum = self._ssl_loss.target_momentum(self.optimizer.iterations)
             for target, online in zip(self._target_variables(), self._online_variables()):
                 target.assign(momentum * target + (1.0 - momentum) * tf.cast(online, target.dtype))
-        return logs
+        return self._multi_worker_logs(logs)
+
+    def test_step(self, data):
+        return self._multi_worker_logs(super().test_step(data))
+
+    def _multi_worker_logs(self, logs):
+        # Under a multi-worker strategy Keras 3 reduces each per-replica log
+        # value with `strategy.reduce("MEAN", v, axis=0)`, which fails on
+        # scalars (keras-team/keras#20585); give it rank-1 values, reduced back
+        # to the same scalars (metric results are already global).
+        strategy = getattr(self, "_distribute_strategy", None)
+        if not (
+            isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode()
+        ):
+            return logs
+        return {key: tf.reshape(value, (1,)) for key, value in logs.items()}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3 reduces the first distributed batch with `strategy.reduce`
+        # to build the model symbolically, which fails eagerly under
+        # MultiWorkerMirroredStrategy (keras-team/keras#20585). Building from
+        # this replica's own slice gives the same shapes and works everywhere.
+        strategy = getattr(self, "_distribute_strategy", None)
+        if strategy is None or iterator is None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        for _, _, it in iterator:
+            batch = next(it)
+            data_batch = tf.nest.map_structure(
+                lambda v: strategy.experimental_local_results(v)[0]
+                if isinstance(v, tf.distribute.DistributedValues) else v,
+                batch,
+            )
+            break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
 
     # ------------------------------------------------------------- saving
     def get_config(self):
