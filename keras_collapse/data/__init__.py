@@ -1,0 +1,83 @@
+"""tf.data two-view pipelines, augmentations, orderings and data sources.
+
+* Views: :func:`two_views`, :func:`ordered_views` (orderings of Li et al. 2022).
+* Image augmentations (SimCLR / BYOL): :class:`RandomResizedCrop`,
+  :class:`RandomFlip`, :class:`ColorJitter`, :class:`RandomGrayscale`,
+  :class:`GaussianBlur`, :class:`RandomSolarize`, :class:`Compose`,
+  :func:`simclr_augment`, :func:`byol_augment`.
+* Vector augmentations: :func:`gaussian_noise`, :func:`isotropic_noise`,
+  :func:`block_noise_covariance`.
+* Orderings: :class:`Ordering` and its subclasses, :func:`get_ordering`,
+  :func:`epoch_indices`.
+* Sources: :func:`synthetic_gaussian`, :func:`digits`, :func:`tfds`.
+"""
+
+from keras_collapse.data.augment import (
+    ColorJitter,
+    Compose,
+    GaussianBlur,
+    RandomFlip,
+    RandomGrayscale,
+    RandomResizedCrop,
+    RandomSolarize,
+    byol_augment,
+    simclr_augment,
+    to_float,
+)
+from keras_collapse.data.noise import (
+    GaussianNoise,
+    IsotropicNoise,
+    block_noise_covariance,
+    gaussian_noise,
+    isotropic_noise,
+    psd_factor,
+)
+from keras_collapse.data.orderings import (
+    ORDERINGS,
+    Cumulative,
+    Hybrid,
+    Last,
+    MultiPass,
+    Ordering,
+    SinglePass,
+    epoch_indices,
+    get_ordering,
+    ordered_views,
+)
+from keras_collapse.data.sources import digits, synthetic_gaussian, tfds
+from keras_collapse.data.views import examples_of, two_views, views_map_fn
+
+__all__ = [
+    "ORDERINGS",
+    "ColorJitter",
+    "Compose",
+    "Cumulative",
+    "GaussianBlur",
+    "GaussianNoise",
+    "Hybrid",
+    "IsotropicNoise",
+    "Last",
+    "MultiPass",
+    "Ordering",
+    "RandomFlip",
+    "RandomGrayscale",
+    "RandomResizedCrop",
+    "RandomSolarize",
+    "SinglePass",
+    "block_noise_covariance",
+    "byol_augment",
+    "digits",
+    "epoch_indices",
+    "examples_of",
+    "gaussian_noise",
+    "get_ordering",
+    "isotropic_noise",
+    "ordered_views",
+    "psd_factor",
+    "simclr_augment",
+    "synthetic_gaussian",
+    "tfds",
+    "to_float",
+    "two_views",
+    "views_map_fn",
+]

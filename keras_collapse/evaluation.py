@@ -1,0 +1,176 @@
+"""Evaluate frozen representations: linear probe and weighted kNN.
+
+Both take an encoder (a Keras model or any callable on a batch, or ``None`` for
+the raw inputs flattened) and labelled data: a tuple ``(x, y)`` of arrays or a
+``tf.data.Dataset`` of ``(x, y)`` (batched or not).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from keras_collapse import _checks
+
+
+def _features(encoder, batch):
+    if encoder is None:
+        out = tf.cast(batch, tf.float32)
+    else:
+        try:
+            out = encoder(batch, training=False)
+        except TypeError:
+            out = encoder(batch)
+    out = np.asarray(out, dtype=np.float32)
+    return out.reshape(out.shape[0], -1)
+
+
+def embed(encoder, x, batch_size=256):
+    """Encode ``x`` in batches and return ``(num_examples, dim)`` features.
+
+    Args:
+        encoder: Keras model / callable on a batch, or ``None`` for the raw
+            inputs flattened to ``(num_examples, -1)``.
+        x: array ``(num_examples, ...)`` or a ``tf.data.Dataset`` of examples
+            (unbatched elements are batched here).
+        batch_size: batch size. Defaults to ``256``.
+
+    Returns:
+        float32 NumPy array ``(num_examples, dim)``.
+
+    >>> embed(None, np.zeros((5, 8, 8, 1))).shape
+    (5, 64)
+    """
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    if isinstance(x, tf.data.Dataset):
+        chunks = [_features(encoder, b) for b in x]
+    else:
+        x = np.asarray(x)
+        chunks = [_features(encoder, x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    if not chunks:
+        raise _checks.invalid("x", "at least one example", "no examples")
+    return np.concatenate(chunks)
+
+
+def _embed_labelled(encoder, data, batch_size, name):
+    """Return ``(features, labels)`` for ``(x, y)`` arrays or a dataset of pairs."""
+    if isinstance(data, tf.data.Dataset):
+        spec = data.element_spec
+        if not (isinstance(spec, tuple) and len(spec) == 2):
+            raise _checks.invalid(name, "a dataset of (x, y) pairs", spec, TypeError)
+        if spec[1].shape.rank == 0:
+            data = data.batch(batch_size)
+        feats, labels = [], []
+        for x, y in data:
+            feats.append(_features(encoder, x))
+            labels.append(np.asarray(y).reshape(-1))
+        return np.concatenate(feats), np.concatenate(labels)
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise _checks.invalid(name, "a tuple (x, y) of arrays or a tf.data.Dataset of (x, y)",
+                              type(data).__name__, TypeError)
+    x, y = np.asarray(data[0]), np.asarray(data[1]).reshape(-1)
+    if x.shape[0] != y.shape[0]:
+        raise _checks.invalid(name, "as many labels as examples",
+                              f"x of shape {x.shape} and y of shape {y.shape}")
+    return embed(encoder, x, batch_size), y
+
+
+@dataclasses.dataclass
+class ProbeResult:
+    """Result of :func:`linear_probe`.
+
+    Attributes:
+        accuracy: test accuracy in ``[0, 1]``.
+        train_accuracy: accuracy on the training features.
+        pipeline: the fitted scikit-learn ``StandardScaler`` +
+            ``LogisticRegression`` pipeline (on features).
+    """
+
+    accuracy: float
+    train_accuracy: float
+    pipeline: object
+
+
+def linear_probe(encoder, train, test, batch_size=256, C=1.0, max_iter=1000):
+    """Accuracy of a logistic-regression probe on frozen features.
+
+    Features are standardised (``StandardScaler`` fitted on train) and a
+    multinomial ``LogisticRegression`` with L2 penalty ``1 / C`` is fitted.
+
+    Args:
+        encoder: Keras model / callable, or ``None`` for raw inputs.
+        train: labelled training data, ``(x, y)`` arrays or a dataset of
+            ``(x, y)``.
+        test: labelled test data, same forms.
+        batch_size: encoding batch size. Defaults to ``256``.
+        C: inverse L2 strength of the logistic regression. Defaults to ``1.0``.
+        max_iter: solver iterations. Defaults to ``1000``.
+
+    Returns:
+        A :class:`ProbeResult`.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(200, 2)); y = (x[:, 0] > 0).astype(int)
+    >>> linear_probe(None, (x[:100], y[:100]), (x[100:], y[100:])).accuracy > 0.9
+    True
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    C = _checks.positive_float("C", C)
+    max_iter = _checks.positive_int("max_iter", max_iter)
+    x_tr, y_tr = _embed_labelled(encoder, train, batch_size, "train")
+    x_te, y_te = _embed_labelled(encoder, test, batch_size, "test")
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    pipeline.fit(x_tr, y_tr)
+    return ProbeResult(
+        accuracy=float(pipeline.score(x_te, y_te)),
+        train_accuracy=float(pipeline.score(x_tr, y_tr)),
+        pipeline=pipeline,
+    )
+
+
+def knn_accuracy(encoder, train, test, k=20, temperature=0.07, batch_size=256):
+    """Weighted kNN accuracy with cosine similarity (InstDisc / DINO).
+
+    Each test point votes over its ``k`` most cosine-similar training points
+    with weights ``exp(sim / temperature)``; the class with the largest summed
+    weight is predicted (Wu et al. 2018, arXiv 1805.01978; Caron et al. 2021,
+    arXiv 2104.14294).
+
+    Args:
+        encoder: Keras model / callable, or ``None`` for raw inputs.
+        train: labelled training data (``(x, y)`` or dataset of ``(x, y)``).
+        test: labelled test data, same forms.
+        k: neighbours (capped at the training size). Defaults to ``20``.
+        temperature: softmax temperature ``T``. Defaults to ``0.07``.
+        batch_size: encoding and similarity batch size. Defaults to ``256``.
+
+    Returns:
+        Test accuracy, a float in ``[0, 1]``.
+
+    >>> x = np.array([[1.0, 0.0], [0.0, 1.0]]); y = np.array([0, 1])
+    >>> knn_accuracy(None, (x, y), (x * 2, y), k=1)
+    1.0
+    """
+    k = _checks.positive_int("k", k)
+    temperature = _checks.positive_float("temperature", temperature)
+    x_tr, y_tr = _embed_labelled(encoder, train, batch_size, "train")
+    x_te, y_te = _embed_labelled(encoder, test, batch_size, "test")
+    classes, y_tr_idx = np.unique(y_tr, return_inverse=True)
+    x_tr = x_tr / np.maximum(np.linalg.norm(x_tr, axis=1, keepdims=True), 1e-12)
+    x_te = x_te / np.maximum(np.linalg.norm(x_te, axis=1, keepdims=True), 1e-12)
+    k = min(k, x_tr.shape[0])
+    correct = 0
+    for start in range(0, x_te.shape[0], batch_size):
+        sim = x_te[start:start + batch_size] @ x_tr.T
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        top_sim = np.take_along_axis(sim, top, axis=1)
+        weights = np.exp((top_sim - 1.0) / temperature)  # shifted: same argmax
+        votes = np.zeros((sim.shape[0], classes.size))
+        np.add.at(votes, (np.arange(sim.shape[0])[:, None], y_tr_idx[top]), weights)
+        correct += int(np.sum(classes[votes.argmax(1)] == y_te[start:start + batch_size]))
+    return correct / x_te.shape[0]
