@@ -1,0 +1,269 @@
+"""Keras callbacks: ``SpectrumLogger`` writes collapse diagnostics to TensorBoard."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_collapse import _checks, metrics, plots
+from keras_collapse.metrics._probe import SIAMESE_OUTPUTS, batches, is_siamese, resolve
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Scalar names logged per output (``<prefix>/<output>/<name>``).
+SCALARS = ("effective_rank", "rankme", "auc", "collapsed_dims", "normalized_std",
+           "complete_collapse", "nonfinite")
+#: Most spectra drawn in the history image (evenly spaced, always the last).
+MAX_HISTORY_CURVES = 10
+
+
+class SpectrumLogger(keras.callbacks.Callback):
+    """Logs embedding spectra, collapse scalars and weight alignment to TensorBoard.
+
+    Every ``every_n_epochs`` epochs (or ``every_n_steps`` training steps) the
+    fixed probe set is embedded (a plain ``model(x, training=False)`` call,
+    in batches) through each named output, and written with ``tf.summary``:
+
+    * scalars ``<prefix>/<output>/{effective_rank, rankme, auc, collapsed_dims,
+      normalized_std, complete_collapse, nonfinite}`` (see
+      :func:`keras_collapse.metrics.scalar_metrics`), and
+      ``<prefix>/weights/alignment_score`` (mean over consecutive Dense/Conv
+      pairs of mean ``|diag(V_{l+1}ᵀ U_l)|``, computed with the images below);
+    * histogram ``<prefix>/<output>/log_eigenvalues`` (natural log);
+    * images, every ``images_every_n_logs``-th log (the first included) and at
+      the end of training, together with the weight SVDs they need (the
+      costly part, ``O(d³)`` per kernel):
+      ``<prefix>/<output>/spectrum`` (log spectrum with one curve per logged
+      epoch, Jing et al. 2022 Fig. 2), ``<prefix>/weights/singular_values`` and
+      ``<prefix>/weights/alignment`` (Fig. 4-5).
+
+    The same scalars are added to the epoch ``logs`` under the same keys
+    (e.g. ``"collapse/embedding/effective_rank"``), so ``History``,
+    ``CSVLogger``, ``EarlyStopping(monitor=...)`` and ``ModelCheckpoint`` see
+    them (``alignment_score`` there is the latest computed value).  Callbacks
+    see ``logs`` in list order: put ``SpectrumLogger`` BEFORE
+    those callbacks.  With ``every_n_steps`` the epoch logs carry the latest
+    values.  Non-finite embeddings give a logged warning, ``nonfinite=1`` and
+    NaN metrics (never an exception mid-training); complete collapse (all
+    probe embeddings equal) gives a warning and ``complete_collapse=1``.
+
+    Outputs (``layers``): for a model with ``encoder``/``head`` attributes,
+    ``"representation"`` (encoder output) and ``"embedding"`` (head output);
+    any other name is a layer whose output is taken (of the model, or of its
+    encoder).  Default: both siamese outputs, or ``"output"`` (the model's own
+    output) for a plain model.  Unknown names raise at ``on_train_begin``.
+
+    The writer is created lazily and closed at ``on_train_end``.  Under a
+    ``tf.distribute`` strategy only the chief writes.  ``tensorboard --logdir``
+    shows everything with no plugin.
+
+    Args:
+        probe_data: fixed probe inputs: an array of shape `(num_probe, ...)`,
+            or a tf.data.Dataset of batches or ``(x, y)`` batches (read once).
+        log_dir: directory for the event files.
+        layers: output names, see above. Defaults to `None`.
+        every_n_epochs: epoch cadence. Defaults to `1`.
+        every_n_steps: step cadence; replaces the epoch cadence when set.
+            Defaults to `None`.
+        prefix: tag prefix. Defaults to `"collapse"`.
+        images_every_n_logs: weight SVDs, alignment and images at every
+            this-many log events (the first included) and at the end.
+            Defaults to `10`.
+        include_weights: log weight spectra and alignment. Defaults to `True`.
+        batch_size: batch size of the probe forward pass. Defaults to `256`.
+        rtol: relative threshold of collapsed dims. Defaults to `1e-5`.
+
+    Example:
+
+    >>> import keras, numpy as np, tempfile
+    >>> keras.utils.set_random_seed(0)
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> model.compile("sgd", "mse")
+    >>> x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    >>> logger = SpectrumLogger(x, tempfile.mkdtemp())
+    >>> history = model.fit(x, x[:, :3], epochs=1, verbose=0, callbacks=[logger])
+    >>> "collapse/output/effective_rank" in history.history
+    True
+
+    Reference: Jing et al. 2022, arXiv 2110.09348; Li et al. 2022,
+    arXiv 2209.15007; Garrido et al. 2023, arXiv 2210.02885.
+    """
+
+    def __init__(self, probe_data, log_dir, layers=None, every_n_epochs=1,
+                 every_n_steps=None, prefix="collapse", images_every_n_logs=10,
+                 include_weights=True, batch_size=256, rtol=metrics.COLLAPSE_RTOL):
+        super().__init__()
+        self.log_dir = str(log_dir)
+        self.layers = None if layers is None else [str(name) for name in layers]
+        self.every_n_epochs = _checks.positive_int("every_n_epochs", every_n_epochs)
+        self.every_n_steps = (None if every_n_steps is None
+                              else _checks.positive_int("every_n_steps", every_n_steps))
+        self.prefix = str(prefix)
+        self.images_every_n_logs = _checks.positive_int(
+            "images_every_n_logs", images_every_n_logs)
+        self.include_weights = bool(include_weights)
+        self.batch_size = _checks.positive_int("batch_size", batch_size)
+        self.rtol = _checks.positive_float("rtol", rtol)
+        self.probe_data = _materialize(probe_data)
+        self._writer = None
+        self._outputs = {}
+        self._history = {}
+        self._latest = {}
+        self._logs_done = 0
+        self._last_heavy_step = None
+        self._last_step = None
+        self._step = 0
+
+    # -- Keras hooks ---------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        names = self.layers or (list(SIAMESE_OUTPUTS) if is_siamese(self.model)
+                                else ["output"])
+        self._outputs = {}
+        for name in names:
+            if is_siamese(self.model) and name in SIAMESE_OUTPUTS:
+                embed_fn, _ = resolve(self.model, output=name)
+            elif name == "output" and self.layers is None:
+                embed_fn, _ = resolve(self.model)
+            else:
+                embed_fn, _ = resolve(self.model, layer=name)
+            shape = tuple(embed_fn(self.probe_data[:2]).shape)
+            if len(shape) != 2:
+                raise _checks.invalid(
+                    "layers", f"outputs of rank 2, (num_samples, dim); `{name}` "
+                    f"gives shape {shape}", self.layers)
+            self._outputs[name] = embed_fn
+        self._weight_roots = ([r for r in (self.model.encoder, self.model.head) if r is not None]
+                              if is_siamese(self.model) else [self.model])
+        self._step = 0
+        self._logs_done = 0
+        self._latest = {}
+        self._last_step = self._last_heavy_step = None
+        self._history = {name: {} for name in self._outputs}
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self.every_n_steps and self._step % self.every_n_steps == 0:
+            self._log(self._step, f"step {self._step}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every_n_steps is None and (epoch + 1) % self.every_n_epochs == 0:
+            self._log(epoch, f"epoch {epoch}")
+        if logs is not None:
+            logs.update(self._latest)
+
+    def on_train_end(self, logs=None):
+        if self._last_step is not None and self._last_heavy_step != self._last_step:
+            self._log_heavy(self._last_step)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # -- logging -------------------------------------------------------------
+
+    def _log(self, step, label):
+        if not _is_chief(self.model):
+            return
+        with self._get_writer().as_default(step=step):
+            for name, z in self._probe_outputs().items():
+                self._latest.update(self._log_output(name, z, label))
+        self._last_step = step
+        if self._logs_done % self.images_every_n_logs == 0:
+            self._log_heavy(step)
+        self._logs_done += 1
+        self._writer.flush()
+
+    def _probe_outputs(self):
+        """Probe embeddings per output; the head reuses the representation."""
+        outs = {name: [] for name in self._outputs}
+        share = is_siamese(self.model) and self.model.head is not None
+        for x in batches(self.probe_data, self.batch_size, "probe_data"):
+            representation = None
+            for name, embed_fn in self._outputs.items():
+                if name == "embedding" and share and representation is not None:
+                    out = self.model.head(representation, training=False)
+                else:
+                    out = embed_fn(x)
+                if name == "representation":
+                    representation = out
+                outs[name].append(keras.ops.convert_to_numpy(out).astype(np.float32, copy=False))
+        return {name: np.concatenate(parts) for name, parts in outs.items()}
+
+    def _log_output(self, name, z, label):
+        tag = f"{self.prefix}/{name}"
+        bad = z.size - np.count_nonzero(np.isfinite(z))
+        if bad:
+            _LOGGER.warning("SpectrumLogger: %s of the probe set has %d non-finite "
+                            "values (NaN/Inf) at %s; metrics logged as NaN.",
+                            name, bad, label)
+            tf.summary.scalar(f"{tag}/nonfinite", 1.0)
+            return {f"{tag}/{key}": (1.0 if key == "nonfinite" else math.nan)
+                    for key in SCALARS}
+        acc = metrics.CovarianceAccumulator().update(z)
+        scalars = dict(metrics.scalar_metrics(acc, self.rtol), nonfinite=0.0)
+        if scalars["complete_collapse"]:
+            _LOGGER.warning("SpectrumLogger: complete collapse of %s at %s: all probe "
+                            "embeddings are equal (all eigenvalues ~0).", name, label)
+        for key in SCALARS:
+            tf.summary.scalar(f"{tag}/{key}", scalars[key])
+        eigenvalues = acc.spectrum()
+        tf.summary.histogram(f"{tag}/log_eigenvalues", metrics.log_spectrum(eigenvalues))
+        self._history[name][label] = eigenvalues
+        return {f"{tag}/{key}": float(scalars[key]) for key in SCALARS}
+
+    def _log_heavy(self, step):
+        """Weight SVDs, alignment score and all images, at ``step``."""
+        with self._get_writer().as_default(step=step):
+            for name, history in self._history.items():
+                if history:
+                    _image(f"{self.prefix}/{name}/spectrum",
+                           plots.spectrum_figure(_thin(history), title=f"{name} spectrum"))
+            if self.include_weights:
+                singular_values, alignment = metrics.weight_diagnostics(self._weight_roots)
+                _image(f"{self.prefix}/weights/singular_values",
+                       plots.weight_spectra_figure(singular_values))
+                if alignment:
+                    score = float(np.mean([metrics.alignment_score(a)
+                                           for a in alignment.values()]))
+                    tf.summary.scalar(f"{self.prefix}/weights/alignment_score", score)
+                    self._latest[f"{self.prefix}/weights/alignment_score"] = score
+                    _image(f"{self.prefix}/weights/alignment", plots.alignment_figure(alignment))
+        self._last_heavy_step = step
+
+    def _get_writer(self):
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        return self._writer
+
+
+def _materialize(probe_data):
+    """The probe set as one array (read once; probe sets are small)."""
+    parts = [keras.ops.convert_to_numpy(x) for x in batches(probe_data, 1 << 30, "probe_data")]
+    parts = [p for p in parts if p.shape[0]]
+    if not parts:
+        raise _checks.invalid("probe_data", "a non-empty probe set (at least one sample)",
+                              probe_data)
+    return np.concatenate(parts)
+
+
+def _thin(history):
+    """At most MAX_HISTORY_CURVES entries, evenly spaced, first and last kept."""
+    keys = list(history)
+    if len(keys) > MAX_HISTORY_CURVES:
+        picks = np.unique(np.linspace(0, len(keys) - 1, MAX_HISTORY_CURVES).round().astype(int))
+        keys = [keys[i] for i in picks]
+    return {k: history[k] for k in keys}
+
+
+def _image(tag, fig):
+    png = plots.figure_to_png(fig)
+    tf.summary.image(tag, tf.expand_dims(tf.io.decode_png(png), 0))
+
+
+def _is_chief(model):
+    strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
+    return bool(getattr(strategy.extended, "should_checkpoint", True))

@@ -1,0 +1,178 @@
+"""Tests of keras_collapse.callbacks.SpectrumLogger, read back with TensorBoard's reader."""
+
+import csv
+import logging
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+
+from keras_collapse import metrics as km
+from keras_collapse.callbacks import SCALARS, SpectrumLogger
+
+SCALAR_KEYS = set(SCALARS)
+
+
+def read_events(log_dir):
+    acc = event_accumulator.EventAccumulator(
+        str(log_dir), size_guidance={event_accumulator.TENSORS: 0,
+                                     event_accumulator.IMAGES: 0,
+                                     event_accumulator.HISTOGRAMS: 0})
+    acc.Reload()
+    return acc
+
+
+def tensor_values(acc, tag):
+    return [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
+
+
+class Siamese(keras.Model):
+    """Duck-typed stand-in for kc.models.SiameseModel: encoder + head, MSE to zero."""
+
+    def __init__(self, head=True):
+        super().__init__()
+        self.encoder = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="h1"),
+                                         keras.layers.Dense(5, name="rep")], name="enc")
+        self.head = (keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, name="proj")],
+                                      name="head") if head else None)
+
+    def call(self, x, training=False):
+        z = self.encoder(x, training=training)
+        return self.head(z, training=training) if self.head is not None else z
+
+
+def data(n=64, seed=0):
+    x = np.random.default_rng(seed).normal(size=(n, 6)).astype(np.float32)
+    return x, np.zeros((n, 4), np.float32)
+
+
+def test_siamese_default_outputs_tags_and_values(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = Siamese()
+    model.compile("sgd", "mse")
+    x, y = data()
+    probe = x[:40]
+    logger = SpectrumLogger(probe, tmp_path, images_every_n_logs=2)
+    csv_path = tmp_path / "log.csv"
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0,
+                        callbacks=[logger, keras.callbacks.CSVLogger(str(csv_path))])
+    events = read_events(tmp_path)
+    tags = events.Tags()
+    expected_scalars = {f"collapse/{o}/{k}" for o in ("representation", "embedding")
+                        for k in SCALAR_KEYS} | {"collapse/weights/alignment_score"}
+    expected_images = {"collapse/representation/spectrum", "collapse/embedding/spectrum",
+                       "collapse/weights/singular_values", "collapse/weights/alignment"}
+    expected_hist = {"collapse/representation/log_eigenvalues",
+                     "collapse/embedding/log_eigenvalues"}
+    # tf.summary v2 writes scalars, images and histograms as tensors
+    assert set(tags["tensors"]) == expected_scalars | expected_images | expected_hist
+    # values equal the metrics computed directly on the final model
+    z_emb = model.head(model.encoder(probe)).numpy()
+    direct = km.scalar_metrics(z_emb)
+    for key in ("effective_rank", "rankme", "auc", "collapsed_dims", "normalized_std"):
+        (step, value), = [sv for sv in tensor_values(events, f"collapse/embedding/{key}")
+                          if sv[0] == 2]
+        assert value == pytest.approx(direct[key], rel=1e-5)
+        assert history.history[f"collapse/embedding/{key}"][-1] == pytest.approx(value, rel=1e-6)
+    assert [s for s, _ in tensor_values(events, "collapse/embedding/auc")] == [0, 1, 2]
+    score = np.mean([km.alignment_score(a)
+                     for a in km.alignment_matrices([model.encoder, model.head]).values()])
+    assert tensor_values(events, "collapse/weights/alignment_score")[-1][1] == pytest.approx(score, rel=1e-5)
+    # images at log events 0 and 2 (every 2nd log); PNG decodes
+    image_events = events.Tensors("collapse/embedding/spectrum")
+    assert [e.step for e in image_events] == [0, 2]
+    png = tf.make_ndarray(image_events[-1].tensor_proto)[2]
+    assert png[:4] == b"\x89PNG"
+    assert tf.io.decode_png(png).shape[-1] in (3, 4)
+    hist = events.Tensors("collapse/embedding/log_eigenvalues")
+    assert len(hist) == 3
+    with open(csv_path) as f:
+        header = next(csv.reader(f))
+    assert "collapse/embedding/effective_rank" in header
+
+
+def test_plain_model_step_cadence_and_layer_names(tmp_path):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(7, name="a"),
+                              keras.layers.Dense(3, name="b")])
+    model.compile("sgd", "mse")
+    x, y = data()
+    logger = SpectrumLogger(tf.data.Dataset.from_tensor_slices((x, y)).batch(10), tmp_path,
+                            layers=["a", "b"], every_n_steps=3, prefix="c", include_weights=False)
+    history = model.fit(x, y[:, :3], epochs=2, batch_size=16, verbose=0, callbacks=[logger])
+    events = read_events(tmp_path)
+    # 4 steps per epoch → steps 3, 6
+    assert [s for s, _ in tensor_values(events, "c/a/effective_rank")] == [3, 6]
+    assert not any(t.startswith("c/weights") for t in events.Tags()["tensors"])
+    # images written at first log and at train end
+    assert [e.step for e in events.Tensors("c/b/spectrum")] == [3, 6]
+    assert "c/b/auc" in history.history
+
+
+def test_early_stopping_monitors_collapse_metric(tmp_path):
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+    model.compile("sgd", "mse")
+    x, y = data()
+    stop = keras.callbacks.EarlyStopping(monitor="collapse/output/effective_rank", mode="max",
+                                         patience=0, min_delta=10.0)
+    history = model.fit(x, y[:, :3], epochs=5, verbose=0,
+                        callbacks=[SpectrumLogger(x, tmp_path), stop])
+    assert len(history.history["loss"]) == 2
+
+
+def test_nan_embeddings_warn_and_flag(tmp_path, caplog):
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+    model.compile("sgd", "mse")
+    x, y = data()
+    probe = x.copy()
+    probe[0, 0] = np.nan
+    with caplog.at_level(logging.WARNING):
+        history = model.fit(x, y[:, :3], epochs=1, verbose=0,
+                            callbacks=[SpectrumLogger(probe, tmp_path)])
+    assert "non-finite" in caplog.text
+    assert history.history["collapse/output/nonfinite"] == [1.0]
+    assert np.isnan(history.history["collapse/output/effective_rank"][0])
+    events = read_events(tmp_path)
+    assert tensor_values(events, "collapse/output/nonfinite") == [(0, 1.0)]
+
+
+def test_complete_collapse_detected(tmp_path, caplog):
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, kernel_initializer="zeros",
+                                                                    bias_initializer="ones")])
+    model.compile("sgd", "mse")  # lr 0 below: weights stay, every embedding is (1, 1, 1, 1)
+    model.optimizer.learning_rate = 0.0
+    x, y = data()
+    with caplog.at_level(logging.WARNING):
+        history = model.fit(x, y, epochs=1, verbose=0, callbacks=[SpectrumLogger(x, tmp_path)])
+    assert "complete collapse" in caplog.text
+    assert history.history["collapse/output/complete_collapse"] == [1.0]
+    assert history.history["collapse/output/collapsed_dims"] == [4.0]
+    assert tensor_values(read_events(tmp_path), "collapse/output/complete_collapse") == [(0, 1.0)]
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match=r"argument `probe_data`.*non-empty"):
+        SpectrumLogger(np.zeros((0, 6), np.float32), tmp_path)
+    with pytest.raises(ValueError, match=r"argument `every_n_epochs`"):
+        SpectrumLogger(np.zeros((2, 6)), tmp_path, every_n_epochs=0)
+    model = Siamese()
+    model.compile("sgd", "mse")
+    x, y = data(8)
+    logger = SpectrumLogger(x, tmp_path, layers=["representation", "missing"])
+    with pytest.raises(ValueError, match=r"argument `layer`.*\['h1', 'rep'\].*missing"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[logger])
+
+
+def test_under_mirrored_strategy(tmp_path):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        model = Siamese(head=False)
+        model.compile("sgd", "mse")
+    x, _ = data(32)
+    history = model.fit(x, np.zeros((32, 5), np.float32), epochs=2, batch_size=8, verbose=0,
+                        callbacks=[SpectrumLogger(x, tmp_path, layers=["representation"])])
+    assert len(history.history["collapse/representation/auc"]) == 2
+    events = read_events(tmp_path)
+    assert len(events.Tensors("collapse/representation/auc")) == 2
