@@ -152,6 +152,28 @@ class SiameseModel(keras.Model):
         layers = [self.target_encoder, self.target_head]
         return [v for layer in layers if layer is not None for v in layer.weights]
 
+    def fit(self, x=None, *args, **kwargs):
+        """`keras.Model.fit`, checking first that the batch suits the replicas."""
+        self._check_distributed_batch(x)
+        return super().fit(x, *args, **kwargs)
+
+    def _check_distributed_batch(self, data):
+        from keras_collapse.distribute import check_global_batch
+
+        strategy = self.distribute_strategy
+        if strategy.num_replicas_in_sync == 1 or not isinstance(data, tf.data.Dataset):
+            return
+        batch = tf.nest.flatten(data.element_spec)[0].shape[0]
+        if batch is None:
+            raise ValueError(
+                "Under a distribution strategy every replica must get the same "
+                "batch: batch the dataset with drop_remainder=True (kc.data "
+                "pipelines do by default)."
+            )
+        check_global_batch(
+            batch, strategy, getattr(self._ssl_loss, "min_batch_per_replica", 1)
+        )
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The SSL loss on `(out_a, out_b)` plus regularization losses."""
         del x, y, training

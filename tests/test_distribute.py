@@ -8,6 +8,7 @@ same weights.
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -46,14 +47,54 @@ def test_loss_and_gradients_match_global_batch(mirrored_results, name):
 
 @pytest.mark.parametrize("name", ["nt_xent", "vicreg", "byol"])
 def test_fit_gives_same_weights(mirrored_results, name):
-    """Two epochs of `fit` (synchronised BatchNorm head; BYOL with its EMA target).
-
-    Differences are relative to how far the weights moved. Synchronised
-    BatchNorm computes the variance as E[x²] − E[x]² across replicas, which
-    differs from the one-device moments by float32 round-off; VICReg's
-    large coefficients amplify that to ~1e-5 — hence 1e-4.
+    """Two epochs of `fit`; NT-Xent and BYOL (with its EMA target) through a
+    synchronised-BatchNorm head. Differences relative to how far weights moved.
     """
-    assert mirrored_results["fit"][name] < 1e-4
+    assert mirrored_results["fit"][name] < 1e-5
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("indivisible", r"33 is not divisible by the 2 replicas: use a multiple of 2"),
+        ("one_per_replica", r"per-replica batch is 1 .* at least 2 per replica: use a global batch of at least 4"),
+        ("ragged", r"drop_remainder=True"),
+    ],
+)
+def test_configurations_that_cannot_work_fail_before_training(mirrored_results, case, message):
+    error = mirrored_results["errors"][case]
+    assert error is not None, f"{case}: fit did not raise"
+    assert re.search(message, error), error
+
+
+def test_check_global_batch_on_one_device():
+    assert kc.distribute.check_global_batch(8, min_per_replica=2) == 8
+    with pytest.raises(ValueError, match="global_batch_size"):
+        kc.distribute.check_global_batch(0)
+
+
+def test_strategies_by_name():
+    assert kc.distribute.get_strategy("default").num_replicas_in_sync == 1
+    with pytest.raises(ValueError, match=r"Expected one of .* Received: strategy='gpus'"):
+        kc.distribute.get_strategy("gpus")
+
+
+def test_tpu_requested_without_tpu_says_what_to_change():
+    with pytest.raises(ValueError, match=r"no TPU was found.*strategy='mirrored'"):
+        kc.distribute.get_strategy("tpu")
+
+
+def test_chief_from_tf_config(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}')
+    assert not kc.distribute.is_chief()
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}')
+    assert kc.distribute.is_chief()
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}')
+    assert not kc.distribute.is_chief()
+
+
+def test_linear_scaling_rule():
+    assert kc.distribute.scaled_learning_rate(0.05, 1024) == pytest.approx(0.2)
 
 
 def test_global_batch_is_identity_outside_a_strategy():

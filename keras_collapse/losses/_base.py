@@ -18,6 +18,8 @@ class PairLoss(keras.losses.Loss):
 
     fn = None
     settings = ()
+    # Smallest batch each replica may hold (contrastive objectives need 2).
+    min_batch_per_replica = 1
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype="float32"):
         super().__init__(name=name, reduction=reduction, dtype=dtype)

@@ -108,6 +108,7 @@ class InfoNCE(PairLoss):
     """
 
     fn = staticmethod(info_nce)
+    min_batch_per_replica = 2
     settings = ("temperature", "similarity", "symmetric")
 
     def __init__(self, temperature=0.1, similarity="dot", symmetric=True, **kwargs):

@@ -83,6 +83,7 @@ class NTXent(PairLoss):
     """
 
     fn = staticmethod(nt_xent)
+    min_batch_per_replica = 2
     settings = ("temperature",)
 
     def __init__(self, temperature=0.5, **kwargs):

@@ -24,6 +24,12 @@ def _cosine_pairs(view_a, view_b):
     p_b, t_b = _ops.split_prediction(view_b, "z_b")
     p_a, p_b = _ops.check_pair(p_a, p_b, names=("z_a", "z_b"))
     t_a, t_b = _ops.check_pair(t_a, t_b, names=("z_a", "z_b"))
+    if p_a.shape.is_fully_defined() and t_a.shape.is_fully_defined() and p_a.shape != t_a.shape:
+        raise ValueError(
+            "Invalid value for argument `z_a`. The prediction and the target must "
+            f"have the same shape. Received: prediction.shape={p_a.shape}, "
+            f"target.shape={t_a.shape}"
+        )
     t_a, t_b = tf.stop_gradient(t_a), tf.stop_gradient(t_b)
 
     def cos(p, t):

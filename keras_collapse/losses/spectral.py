@@ -65,3 +65,4 @@ class SpectralContrastive(PairLoss):
     """
 
     fn = staticmethod(spectral_contrastive)
+    min_batch_per_replica = 2
