@@ -1,0 +1,232 @@
+"""Shared private code of the digits-based studies (encoders, data, training, probe).
+
+Used by ``studies/jing2022_directclr.py`` (Jing et al. 2022, arXiv 2110.09348)
+and ``studies/li2022_continual.py`` (Li et al. 2022, arXiv 2209.15007). The
+default data are scikit-learn's 1,797 8×8 grayscale digits
+(:func:`keras_collapse.data.sources.digits`); any TFDS image dataset can be
+bound instead (``dataset="cifar10"``, read from a prepared copy).
+
+Pieces:
+
+* :func:`load_split` — ``(x_train, y_train), (x_test, y_test)`` float32 images.
+* :func:`build_encoder` — a small conv net (width-configurable), an MLP, or
+  ``keras.applications.ResNet50(weights=None)`` for real image datasets.
+* :func:`view_augment` — the two-view augmentation for the images' size.
+* :func:`fit_siamese` — compile and ``fit`` a :class:`~keras_collapse.models.SiameseModel`.
+* :func:`representation_metrics` — spectrum and collapse scalars of features.
+* :func:`linear_probe` — linear-probe test accuracy of frozen features.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+import keras_collapse as kc
+from keras_collapse.data import augment as _augment
+from keras_collapse.data import sources as _sources
+
+
+# ----------------------------------------------------------------------- data
+def load_split(dataset="digits", test_fraction=0.25, seed=0, max_examples=None,
+               data_dir=None):
+    """Images and labels, split into a train and a test part.
+
+    Args:
+        dataset: ``"digits"`` (bundled, offline) or a TFDS image dataset name
+            (e.g. ``"cifar10"``; its ``train`` split, read from a prepared copy
+            in ``data_dir``). Defaults to ``"digits"``.
+        test_fraction: share held out for the probe's test accuracy.
+            Defaults to ``0.25``.
+        seed: seed of the stratified split. Defaults to ``0``.
+        max_examples: keep at most this many TFDS examples. Defaults to ``None``.
+        data_dir: TFDS data directory. Defaults to ``None``.
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``: images float32
+        ``(N, H, W, C)`` in ``[0, 1]``, int64 labels ``(N,)``.
+    """
+    if not isinstance(dataset, str) or not dataset:
+        raise ValueError(
+            "Invalid value for argument `dataset`. Expected 'digits' or a TFDS "
+            f"image dataset name such as 'cifar10'. Received: dataset={dataset!r}")
+    if not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(
+            "Invalid value for argument `test_fraction`. Expected a float in (0, 1). "
+            f"Received: test_fraction={test_fraction!r}")
+    if dataset == "digits":
+        return _sources.digits(test_fraction=test_fraction, seed=seed)
+    x, y = _sources.tfds(dataset, data_dir=data_dir, as_numpy=True, max_examples=max_examples)
+    x = _augment.to_float(x).numpy()
+    from sklearn.model_selection import train_test_split
+
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=test_fraction, random_state=int(seed), stratify=y)
+    return (x_tr, y_tr), (x_te, y_te)
+
+
+def view_augment(image_shape, crop_scale=(0.5, 1.0), jitter=0.4):
+    """The augmentation of each view for images of shape ``image_shape``.
+
+    Small grayscale images (the 8×8 digits): random resized crop with area in
+    ``crop_scale`` back to the full size and brightness/contrast jitter
+    (strength ``jitter``, p=0.8) — no flip, which would change a digit's
+    identity. Larger images: SimCLR's recipe (:func:`keras_collapse.data.simclr_augment`
+    without blur, as SimCLR does for CIFAR-10).
+
+    Args:
+        image_shape: ``(height, width, channels)``.
+        crop_scale: crop area range of the digits' view. Defaults to ``(0.5, 1.0)``.
+        jitter: brightness/contrast strength of the digits' view. Defaults to ``0.4``.
+
+    Returns:
+        A callable ``(images, seed) -> images``.
+    """
+    height, width, channels = (int(v) for v in image_shape)
+    if height <= 16 and channels == 1:
+        return _augment.Compose([
+            _augment.RandomResizedCrop((height, width), scale=tuple(crop_scale)),
+            _augment.ColorJitter(jitter, jitter, 0.0, 0.0, probability=0.8),
+        ])
+    return _augment.simclr_augment((height, width), blur_probability=0.0)
+
+
+# ------------------------------------------------------------------- encoders
+ARCHITECTURES = ("conv", "mlp", "resnet50")
+
+
+def build_encoder(input_shape, architecture="conv", width=32, representation_dim=None,
+                  name="encoder"):
+    """A fresh encoder mapping images to representations ``(batch, dim)``.
+
+    * ``"conv"``: three 3×3 conv blocks (Conv → BN → ReLU) with
+      ``width, 2·width, representation_dim`` channels (the second one with
+      stride 2), then global average pooling. The representation is the
+      pooled, post-ReLU output (as a ResNet's 2048-d vector).
+    * ``"mlp"``: flatten → Dense(``4·width``) → BN → ReLU → Dense(``representation_dim``)
+      → BN → ReLU.
+    * ``"resnet50"``: ``keras.applications.ResNet50(weights=None,
+      include_top=False, pooling="avg")`` (2048-d; ``width`` is ignored; images
+      of at least 32×32).
+
+    Args:
+        input_shape: ``(height, width, channels)``.
+        architecture: one of ``"conv"``, ``"mlp"``, ``"resnet50"``. Defaults to ``"conv"``.
+        width: base channel count of ``"conv"``/``"mlp"``. Defaults to ``32``.
+        representation_dim: output size of ``"conv"``/``"mlp"``; ``None`` for
+            ``4·width``. Defaults to ``None``.
+        name: model name. Defaults to ``"encoder"``.
+
+    Returns:
+        A ``keras.Model`` with input ``(batch, *input_shape)`` and output
+        ``(batch, representation_dim)``.
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"Invalid value for argument `architecture`. Expected one of {ARCHITECTURES}. "
+            f"Received: architecture={architecture!r}")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(
+            f"Invalid value for argument `width`. Expected a positive integer. "
+            f"Received: width={width!r}")
+    dim = 4 * width if representation_dim is None else int(representation_dim)
+    inputs = keras.Input(tuple(input_shape))
+    if architecture == "resnet50":
+        base = keras.applications.ResNet50(
+            weights=None, include_top=False, pooling="avg", input_shape=tuple(input_shape))
+        return keras.Model(inputs, base(inputs), name=name)
+    layers = keras.layers
+    if architecture == "conv":
+        x = inputs
+        for index, (channels, stride) in enumerate(((width, 1), (2 * width, 2), (dim, 1))):
+            x = layers.Conv2D(channels, 3, strides=stride, padding="same", use_bias=False,
+                              name=f"conv_{index}")(x)
+            x = layers.BatchNormalization(name=f"bn_{index}")(x)
+            x = layers.ReLU(name=f"relu_{index}")(x)
+        outputs = layers.GlobalAveragePooling2D(name="pool")(x)
+    else:
+        x = layers.Flatten()(inputs)
+        x = layers.Dense(4 * width, use_bias=False, name="dense_0")(x)
+        x = layers.ReLU()(layers.BatchNormalization(name="bn_0")(x))
+        x = layers.Dense(dim, use_bias=False, name="dense_1")(x)
+        outputs = layers.ReLU()(layers.BatchNormalization(name="bn_1")(x))
+    return keras.Model(inputs, outputs, name=name)
+
+
+# ------------------------------------------------------------------- training
+def fit_siamese(model, loss, optimizer, dataset, epochs, steps_per_epoch, callbacks=()):
+    """Compile ``model`` with ``loss`` and ``optimizer`` and ``fit`` it.
+
+    Args:
+        model: a :class:`keras_collapse.models.SiameseModel`.
+        loss: the SSL loss (e.g. ``kc.losses.NTXent``).
+        optimizer: a fresh ``keras.optimizers.Optimizer``.
+        dataset: ``tf.data.Dataset`` of ``((view_a, view_b),)`` with at least
+            ``epochs * steps_per_epoch`` batches (repeat it if needed).
+        epochs: number of epochs.
+        steps_per_epoch: batches per epoch.
+        callbacks: Keras callbacks. Defaults to ``()``.
+
+    Returns:
+        ``history.history`` (dict of per-epoch lists, as floats).
+    """
+    model.compile(optimizer=optimizer, loss=loss)
+    history = model.fit(dataset, epochs=int(epochs), steps_per_epoch=int(steps_per_epoch),
+                        callbacks=list(callbacks), verbose=0)
+    return {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+def features(encoder, x, batch_size=512):
+    """Encoder outputs ``(N, dim)`` (float64) of images ``x`` in inference mode."""
+    return np.asarray(encoder.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+
+
+def representation_metrics(z):
+    """Spectrum and collapse scalars of representations ``z`` ``(N, dim)``.
+
+    Returns:
+        dict: ``eigenvalues`` (covariance, descending, ``(dim,)``),
+        ``singular_values`` (of the centred matrix, ``sqrt(N λ)``), ``cumulative``
+        (Li et al.'s cumulative explained variance), and the scalars of
+        :func:`keras_collapse.metrics.scalar_metrics` (effective rank, RankMe,
+        AUC, collapsed dims at relative threshold 1e-5, normalized std).
+    """
+    acc = kc.metrics.CovarianceAccumulator().update(np.asarray(z, dtype=np.float64))
+    eigenvalues = acc.spectrum()
+    return {
+        "eigenvalues": eigenvalues,
+        "singular_values": np.sqrt(np.maximum(eigenvalues, 0.0) * acc.count),
+        "cumulative": kc.metrics.cumulative_explained_variance(acc),
+        **kc.metrics.scalar_metrics(acc),
+    }
+
+
+def linear_probe(train_features, train_labels, test_features, test_labels, seed=0):
+    """Test accuracy of a linear classifier on frozen features.
+
+    A multinomial logistic regression (scikit-learn, L-BFGS,
+    ``C=1``) on features standardised with the training mean and std.
+
+    Args:
+        train_features: ``(N_train, dim)``.
+        train_labels: ``(N_train,)`` integer labels.
+        test_features: ``(N_test, dim)``.
+        test_labels: ``(N_test,)``.
+        seed: seed of the classifier. Defaults to ``0``.
+
+    Returns:
+        float test accuracy in ``[0, 1]``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    mean = train_features.mean(axis=0)
+    std = train_features.std(axis=0) + 1e-8
+    clf = LogisticRegression(max_iter=3000, random_state=int(seed))
+    clf.fit((train_features - mean) / std, train_labels)
+    return float(clf.score((test_features - mean) / std, test_labels))
+
+
+def mean_std(values):
+    """``(mean, std)`` of a list of numbers (population std; 0 for one value)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std())

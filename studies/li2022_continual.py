@@ -1,0 +1,368 @@
+"""SimSiam collapse vs encoder width and data ordering (Li et al. 2022, arXiv 2209.15007) on digits.
+
+A narrow and a wide encoder are trained with SimSiam under four data
+orderings at a fixed step budget: multiple pass (iid), cumulative, single
+pass (continual) and hybrid (single pass for the first 40% of training, then
+iid). Reported: the AUC collapse metric of the representation over training
+(Fig. 14), the final cumulative explained variance (Fig. 11), the linear-probe
+accuracy per encoder and ordering (Table 2), and how well a linear model
+predicts probe accuracy from the final training loss, the AUC, or both, over
+all runs (Fig. 12 table).
+
+Scale differences from the paper (ResNet-18/34/50 on ImageNet, 100 epochs):
+small conv nets on the 1,347 training digits, a few hundred steps.
+"""
+
+from __future__ import annotations
+
+import time
+
+import gin
+import keras
+import numpy as np
+from matplotlib.figure import Figure
+
+import keras_collapse as kc
+from keras_collapse.data import orderings
+from studies import _digits
+
+#: The orderings of Table 2, in the paper's order.
+ORDERINGS = ("multi_pass", "cumulative", "single_pass", "hybrid")
+_LABELS = {"multi_pass": "multiple pass", "cumulative": "cumulative",
+           "single_pass": "single pass", "hybrid": "hybrid"}
+_AUC_KEY = "collapse/representation/auc"
+
+
+def normalized_auc(auc, dim):
+    """Map Li et al.'s AUC from ``[(d+1)/(2d), 1]`` onto ``[0, 1]``.
+
+    ``(AUC − (d+1)/(2d)) / (1 − (d+1)/(2d))``: 0 for a flat spectrum, 1 for
+    complete collapse, so representations of different sizes compare.
+
+    Args:
+        auc: AUC value(s).
+        dim: representation size ``d`` (>= 2).
+
+    Returns:
+        The normalised value(s), same shape as ``auc``.
+    """
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 2:
+        raise ValueError(
+            f"Invalid value for argument `dim`. Expected an integer >= 2. Received: dim={dim!r}")
+    floor = (dim + 1) / (2.0 * dim)
+    return (np.asarray(auc, dtype=np.float64) - floor) / (1.0 - floor)
+
+
+def predictability(final_loss, auc, accuracy):
+    """Fig. 12 of Li et al.: predict probe accuracy from loss, AUC, or both.
+
+    For each predictor set (``"AUC only"``, ``"loss only"``, ``"both"``) an
+    ordinary least-squares model ``acc ≈ b + Σ c_j x_j`` is fitted on all runs
+    (scikit-learn ``LinearRegression``). Reported, as in the paper, in-sample:
+    ``r2`` (coefficient of determination), ``pearson`` and ``spearman``
+    correlations of predicted vs measured accuracy, and the coefficients;
+    plus ``loo_r2``, the R² of leave-one-out predictions (the in-sample R² of
+    the nested model "both" can never be below either single one, the
+    leave-one-out R² can).
+
+    Args:
+        final_loss: ``(num_runs,)`` final training loss of each run.
+        auc: ``(num_runs,)`` AUC of each run's representation.
+        accuracy: ``(num_runs,)`` linear-probe accuracy of each run.
+
+    Returns:
+        ``{predictor set: {"r2", "pearson", "spearman", "loo_r2",
+        "auc_coef", "loss_coef", "intercept"}}`` (NaN where undefined,
+        ``None`` for an unused coefficient).
+    """
+    from scipy import stats
+    from sklearn.linear_model import LinearRegression
+    from sklearn.metrics import r2_score
+
+    columns = {"loss": np.asarray(final_loss, np.float64).reshape(-1),
+               "auc": np.asarray(auc, np.float64).reshape(-1)}
+    y = np.asarray(accuracy, np.float64).reshape(-1)
+    for name, values in (("final_loss", columns["loss"]), ("auc", columns["auc"])):
+        if values.shape != y.shape:
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected one value per run, "
+                f"shape {y.shape} like `accuracy`. Received: {name} of shape {values.shape}")
+    if y.shape[0] < 3:
+        raise ValueError(
+            "Invalid value for argument `accuracy`. Expected at least 3 runs to fit and "
+            f"correlate. Received: {y.shape[0]} runs")
+    sets = {"AUC only": ("auc",), "loss only": ("loss",), "both": ("auc", "loss")}
+    out = {}
+    for label, names in sets.items():
+        x = np.stack([columns[n] for n in names], axis=1)
+        model = LinearRegression().fit(x, y)
+        pred = model.predict(x)
+        loo = np.empty_like(y)
+        for i in range(y.shape[0]):
+            keep = np.arange(y.shape[0]) != i
+            loo[i] = LinearRegression().fit(x[keep], y[keep]).predict(x[i:i + 1])[0]
+        constant = np.ptp(pred) == 0 or np.ptp(y) == 0
+        coef = dict(zip(names, model.coef_))
+        out[label] = {
+            "r2": float(r2_score(y, pred)),
+            "pearson": float("nan") if constant else float(stats.pearsonr(pred, y)[0]),
+            "spearman": float("nan") if constant else float(stats.spearmanr(pred, y)[0]),
+            "loo_r2": float(r2_score(y, loo)),
+            "auc_coef": float(coef["auc"]) if "auc" in coef else None,
+            "loss_coef": float(coef["loss"]) if "loss" in coef else None,
+            "intercept": float(model.intercept_),
+        }
+    return out
+
+
+def make_ordering(name, epochs, hybrid_switch_fraction=0.4, order="random"):
+    """The :mod:`keras_collapse.data.orderings` object of one ordering name.
+
+    ``"hybrid"`` switches from single pass to iid at epoch
+    ``round(hybrid_switch_fraction · epochs)`` (at least 1).
+    """
+    if name not in ORDERINGS:
+        raise ValueError(
+            f"Invalid value for argument `orderings`. Expected names from {ORDERINGS}. "
+            f"Received: {name!r}")
+    if name == "hybrid":
+        switch = max(1, int(round(float(hybrid_switch_fraction) * epochs)))
+        return orderings.get_ordering("hybrid", switch_epoch=switch, order=order)
+    return orderings.get_ordering(name, order=order)
+
+
+def _run(study, key, width, ordering, seed, data, s):
+    """Train one (encoder, ordering, seed) with SimSiam and measure it."""
+    (x_train, y_train), (x_test, y_test) = data
+    keras.utils.set_random_seed(seed)
+    encoder = _digits.build_encoder(x_train.shape[1:], s["architecture"], width)
+    rep_dim = int(encoder.output_shape[-1])
+    model = kc.models.SiameseModel(
+        encoder,
+        head=kc.layers.ProjectionHead(
+            s["projection_dim"], hidden_dims=(s["projection_dim"],) * (s["projector_layers"] - 1),
+            final_batch_norm=True),
+        predictor=kc.layers.PredictionHead(s["projection_dim"], hidden_dim=s["predictor_hidden_dim"]),
+    )
+    total_steps = s["epochs"] * s["steps_per_epoch"]
+    learning_rate = s["base_learning_rate"] * s["batch_size"] / 256.0
+    optimizer = keras.optimizers.SGD(
+        keras.optimizers.schedules.CosineDecay(learning_rate, total_steps),
+        momentum=0.9, weight_decay=s["weight_decay"])
+    dataset = orderings.ordered_views(
+        x_train, make_ordering(ordering, s["epochs"], s["hybrid_switch_fraction"], s["order"]),
+        _digits.view_augment(x_train.shape[1:]), batch_size=s["batch_size"],
+        num_epochs=s["epochs"], steps_per_epoch=s["steps_per_epoch"], seed=seed,
+        labels=y_train)
+    logger = kc.callbacks.SpectrumLogger(
+        x_test, log_dir=study.tensorboard_dir(key), layers=["representation"],
+        every_n_epochs=1)
+    started = time.time()
+    history = _digits.fit_siamese(model, kc.losses.SimSiam(), optimizer, dataset,
+                                  s["epochs"], s["steps_per_epoch"], callbacks=[logger])
+    train_seconds = time.time() - started
+    r_train = _digits.features(encoder, x_train)
+    r_test = _digits.features(encoder, x_test)
+    measures = _digits.representation_metrics(r_train)
+    return {
+        "width": width,
+        "ordering": ordering,
+        "seed": seed,
+        "representation_dim": rep_dim,
+        "accuracy": _digits.linear_probe(r_train, y_train, r_test, y_test, seed=seed),
+        "loss": history["loss"],
+        "final_loss": history["loss"][-1],
+        "auc_history": history.get(_AUC_KEY, []),
+        "normalized_auc": float(normalized_auc(measures["auc"], rep_dim)),
+        "train_seconds": train_seconds,
+        **measures,
+    }
+
+
+def _auc_figure(runs, encoders):
+    """Fig. 14 analogue: AUC of the representation over training per ordering."""
+    fig = Figure(figsize=(5.0 * len(encoders), 3.8))
+    for col, enc in enumerate(encoders, start=1):
+        ax = fig.add_subplot(1, len(encoders), col)
+        for ordering in ORDERINGS:
+            curves = np.array([r["auc_history"] for r in runs[enc][ordering]], dtype=np.float64)
+            epochs = np.arange(1, curves.shape[1] + 1)
+            ax.plot(epochs, curves.mean(axis=0), label=_LABELS[ordering])
+            if curves.shape[0] > 1:
+                ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), alpha=0.2)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("AUC (higher = more collapsed)")
+        ax.set_title(f"{enc} encoder ({runs[enc][ORDERINGS[0]][0]['representation_dim']}-d)")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def _cumulative_figure(runs, encoders):
+    """Fig. 11 analogue: cumulative explained variance of the final representation."""
+    fig = Figure(figsize=(5.0 * len(encoders), 3.8))
+    for col, enc in enumerate(encoders, start=1):
+        ax = fig.add_subplot(1, len(encoders), col)
+        for ordering in ORDERINGS:
+            curves = np.array([r["cumulative"] for r in runs[enc][ordering]], dtype=np.float64)
+            k = np.arange(1, curves.shape[1] + 1)
+            ax.plot(k, curves.mean(axis=0), label=_LABELS[ordering])
+        ax.plot(k, k / k[-1], "k:", label="flat spectrum")
+        ax.set_xlabel("number of singular values")
+        ax.set_ylabel("cumulative explained variance")
+        ax.set_title(f"{enc} encoder")
+        ax.legend(fontsize=8)
+    return fig
+
+
+@gin.configurable
+def li2022_continual(
+    study,
+    dataset="digits",
+    test_fraction=0.25,
+    architecture="conv",
+    widths=None,
+    hybrid_switch_fraction=0.4,
+    order="random",
+    projection_dim=64,
+    projector_layers=3,
+    predictor_hidden_dim=16,
+    base_learning_rate=0.05,
+    weight_decay=1e-4,
+    batch_size=128,
+    epochs=20,
+    steps_per_epoch=10,
+    num_seeds=2,
+):
+    """Figs 11, 12, 14 and Table 2 of Li et al. 2022 (arXiv 2209.15007) at digits scale.
+
+    Args:
+        study: the :class:`studies._harness.Study` context.
+        dataset: ``"digits"`` or a TFDS image dataset name. Defaults to ``"digits"``.
+        test_fraction: held-out share (probe test set and AUC probe set).
+            Defaults to ``0.25``.
+        architecture: encoder, see :func:`studies._digits.build_encoder`.
+            Defaults to ``"conv"``.
+        widths: ``{"narrow": w, "wide": w}`` base widths (representation
+            ``4·w``); ``None`` for ``{"narrow": 4, "wide": 32}``. Defaults to ``None``.
+        hybrid_switch_fraction: hybrid's switch to iid, as a share of epochs.
+            Defaults to ``0.4`` (the paper: epoch 40 of 100).
+        order: fixed data ordering, ``"random"`` or ``"class"``. Defaults to ``"random"``.
+        projection_dim: projector output and predictor size. Defaults to ``64``.
+        projector_layers: Dense layers of the projector (ends in BN without
+            affine). Defaults to ``3``.
+        predictor_hidden_dim: predictor bottleneck. Defaults to ``16``.
+        base_learning_rate: SGD lr per 256 images (cosine decay, momentum 0.9).
+            Defaults to ``0.05``.
+        weight_decay: SGD (decoupled) weight decay. Defaults to ``1e-4``.
+        batch_size: images per batch. Defaults to ``128``.
+        epochs: epochs (= single-pass chunks). Defaults to ``20``.
+        steps_per_epoch: steps per epoch, the same for every ordering. Defaults to ``10``.
+        num_seeds: seeds per (encoder, ordering). Defaults to ``2``.
+    """
+    widths = dict(widths) if widths is not None else {"narrow": 4, "wide": 32}
+    if set(widths) != {"narrow", "wide"}:
+        raise ValueError(
+            "Invalid value for argument `widths`. Expected a dict with keys 'narrow' and "
+            f"'wide'. Received: widths={widths!r}")
+    if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 1:
+        raise ValueError(
+            "Invalid value for argument `num_seeds`. Expected a positive integer. "
+            f"Received: num_seeds={num_seeds!r}")
+    settings = dict(
+        architecture=architecture, projection_dim=projection_dim,
+        projector_layers=projector_layers, predictor_hidden_dim=predictor_hidden_dim,
+        base_learning_rate=base_learning_rate, weight_decay=weight_decay,
+        batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch,
+        hybrid_switch_fraction=hybrid_switch_fraction, order=order)
+    data = _digits.load_split(dataset, test_fraction=test_fraction, seed=study.seed)
+    study.log(f"{dataset}: {data[0][0].shape[0]} train / {data[1][0].shape[0]} test images")
+    seeds = [study.seed + i for i in range(num_seeds)]
+    encoders = ("narrow", "wide")
+    runs = {enc: {o: [] for o in ORDERINGS} for enc in encoders}
+    for seed in seeds:
+        for enc in encoders:
+            for ordering in ORDERINGS:
+                key = f"{enc}/{ordering}/seed={seed}"
+                runs[enc][ordering].append(study.unit(
+                    key, lambda e=enc, o=ordering, sd=seed, k=key: _run(
+                        study, k, widths[e], o, sd, data, settings)))
+    n = len(seeds)
+    dims = {enc: runs[enc][ORDERINGS[0]][0]["representation_dim"] for enc in encoders}
+
+    def stat(enc, ordering, name):
+        return _digits.mean_std([r[name] for r in runs[enc][ordering]])
+
+    def fmt(enc, ordering, name, scale=1.0, digits=3):
+        m, sd = stat(enc, ordering, name)
+        return f"{scale * m:.{digits}f} ± {scale * sd:.{digits}f}"
+
+    table = []
+    for ordering in ORDERINGS:
+        row = [_LABELS[ordering]]
+        for enc in encoders:
+            row += [fmt(enc, ordering, "accuracy", 100.0, 1), fmt(enc, ordering, "auc"),
+                    fmt(enc, ordering, "normalized_auc")]
+        table.append(row)
+    header = ["training method"]
+    for enc in encoders:
+        header += [f"{enc} ({dims[enc]}-d) probe acc. (%)", f"{enc} AUC",
+                   f"{enc} normalised AUC"]
+    study.table(f"Table 2 analogue: SimSiam linear probe and collapse (mean ± std over "
+                f"{n} seeds; AUC of the final representation of the training images)",
+                header, table)
+
+    all_runs = [r for enc in encoders for o in ORDERINGS for r in runs[enc][o]]
+    fit = predictability([r["final_loss"] for r in all_runs], [r["auc"] for r in all_runs],
+                         [r["accuracy"] for r in all_runs])
+    rows = []
+    for name in ("r2", "pearson", "spearman", "loo_r2", "auc_coef", "loss_coef"):
+        rows.append([name] + [("-" if fit[s][name] is None else fit[s][name])
+                              for s in ("AUC only", "loss only", "both")])
+    study.table(f"Fig. 12 analogue: predicting probe accuracy from final loss and AUC "
+                f"({len(all_runs)} runs; in-sample except loo_r2 = leave-one-out R²)",
+                ["", "AUC only", "loss only", "use both"], rows)
+    study.measurements.update({"predictability": fit, "seeds": seeds, "widths": widths,
+                               "representation_dims": dims})
+
+    study.figure(_auc_figure(runs, encoders), "auc_over_training.png",
+                 "Fig. 14 analogue: AUC of the representation (test images) after each "
+                 f"epoch, mean over {n} seeds with min-max band, per ordering.")
+    study.figure(_cumulative_figure(runs, encoders), "cumulative_explained_variance.png",
+                 "Fig. 11 analogue: cumulative explained variance of the final "
+                 f"representation (training images), mean over {n} seeds.")
+
+    def compare(claim, paper, name, enc_a, ord_a, enc_b, ord_b, what):
+        """Holds if mean(a) > mean(b) by more than the larger seed std."""
+        (m_a, s_a), (m_b, s_b) = stat(enc_a, ord_a, name), stat(enc_b, ord_b, name)
+        scale, unit = (100.0, "%") if name == "accuracy" else (1.0, "")
+        diff, noise = m_a - m_b, max(s_a, s_b)
+        study.claim(
+            claim, paper,
+            f"{what}: {enc_a}/{_LABELS[ord_a]} {scale * m_a:.3g} ± {scale * s_a:.2g}{unit} vs "
+            f"{enc_b}/{_LABELS[ord_b]} {scale * m_b:.3g} ± {scale * s_b:.2g}{unit} ({n} seeds). "
+            f"Holds if the first exceeds the second by more than the larger seed std.",
+            diff > noise)
+
+    compare("The narrow encoder collapses more than the wide one under multiple pass",
+            "Table 1, Fig. 11", "normalized_auc", "narrow", "multi_pass", "wide", "multi_pass",
+            "normalised AUC of the representation (raw AUC: narrow "
+            f"{fmt('narrow', 'multi_pass', 'auc')}, wide {fmt('wide', 'multi_pass', 'auc')})")
+    compare("Single pass (continual) reduces the narrow encoder's collapse", "Fig. 14",
+            "normalized_auc", "narrow", "multi_pass", "narrow", "single_pass",
+            "normalised AUC (lower = less collapse)")
+    compare("Single pass raises the narrow encoder's probe accuracy", "Table 2",
+            "accuracy", "narrow", "single_pass", "narrow", "multi_pass", "probe accuracy")
+    compare("Hybrid (switch at 40%) reduces the narrow encoder's collapse", "Fig. 14",
+            "normalized_auc", "narrow", "multi_pass", "narrow", "hybrid",
+            "normalised AUC (lower = less collapse)")
+    compare("Hybrid raises the narrow encoder's probe accuracy", "Table 2",
+            "accuracy", "narrow", "hybrid", "narrow", "multi_pass", "probe accuracy")
+    both, best_single = fit["both"], max(fit["AUC only"]["loo_r2"], fit["loss only"]["loo_r2"])
+    study.claim(
+        "Probe accuracy is predictable from loss and AUC together, not from either alone "
+        "(R² 0.95 vs 0.21 / 0.06)", "Fig. 12",
+        f"over {len(all_runs)} runs, in-sample R² both {both['r2']:.2f}, AUC only "
+        f"{fit['AUC only']['r2']:.2f}, loss only {fit['loss only']['r2']:.2f}; leave-one-out "
+        f"R² both {both['loo_r2']:.2f}, best single {best_single:.2f}. Holds if the "
+        "leave-one-out R² of both is at least 0.5 and above each single predictor's.",
+        both["loo_r2"] >= 0.5 and both["loo_r2"] > best_single)

@@ -1,0 +1,95 @@
+"""Study li2022_continual (Li et al. 2022, arXiv 2209.15007, Table 2, Figs 11/12/14)."""
+
+import glob
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from keras_collapse import cli
+from keras_collapse.data import orderings
+from studies import li2022_continual as study
+
+SMALL = [
+    "li2022_continual.architecture = 'mlp'",
+    "li2022_continual.widths = {'narrow': 2, 'wide': 4}",
+    "li2022_continual.epochs = 2",
+    "li2022_continual.steps_per_epoch = 1",
+    "li2022_continual.batch_size = 32",
+    "li2022_continual.num_seeds = 1",
+    "li2022_continual.projection_dim = 8",
+    "li2022_continual.predictor_hidden_dim = 4",
+]
+
+
+def test_study_runs_small_and_writes_every_artifact(tmp_path):
+    argv = ["run", "gin/li2022_continual.gin", "--output_dir", str(tmp_path)]
+    for binding in SMALL:
+        argv += ["--gin_param", binding]
+    assert cli.main(argv) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert len(results["claims"]) == 6
+    for claim in results["claims"]:
+        assert set(claim) == {"claim", "paper", "measured", "holds"}
+        assert isinstance(claim["holds"], bool)
+    assert [row[0] for row in results["tables"][0]["rows"]] == [
+        "multiple pass", "cumulative", "single pass", "hybrid"]
+    for name in ("results.md", "operative_config.gin", "auc_over_training.png",
+                 "cumulative_explained_variance.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    unit = json.loads((tmp_path / "units" / "narrow_hybrid_seed=0.json").read_text())
+    assert len(unit["auc_history"]) == 2  # one AUC per epoch from SpectrumLogger
+    assert unit["representation_dim"] == 8
+    assert glob.glob(str(tmp_path / "tensorboard" / "wide_single_pass_seed=0" / "events.*"))
+
+
+def test_predictability_matches_numpy_least_squares():
+    rng = np.random.default_rng(0)
+    loss = rng.normal(size=12)
+    auc = rng.uniform(0.5, 1.0, size=12)
+    acc = 0.9 - 0.5 * auc + 0.1 * loss + 0.01 * rng.normal(size=12)
+    fit = study.predictability(loss, auc, acc)
+    design = np.column_stack([np.ones(12), auc, loss])
+    coef, *_ = np.linalg.lstsq(design, acc, rcond=None)
+    pred = design @ coef
+    r2 = 1 - np.sum((acc - pred) ** 2) / np.sum((acc - acc.mean()) ** 2)
+    both = fit["both"]
+    assert both["intercept"] == pytest.approx(coef[0], rel=1e-8)
+    assert both["auc_coef"] == pytest.approx(coef[1], rel=1e-8)
+    assert both["loss_coef"] == pytest.approx(coef[2], rel=1e-8)
+    assert both["r2"] == pytest.approx(r2, rel=1e-8)
+    assert both["pearson"] == pytest.approx(np.corrcoef(pred, acc)[0, 1], rel=1e-8)
+    assert both["spearman"] == pytest.approx(stats.spearmanr(pred, acc)[0], rel=1e-8)
+    # Leave-one-out R² by hand.
+    loo = np.empty(12)
+    for i in range(12):
+        keep = np.arange(12) != i
+        c_i, *_ = np.linalg.lstsq(design[keep], acc[keep], rcond=None)
+        loo[i] = design[i] @ c_i
+    loo_r2 = 1 - np.sum((acc - loo) ** 2) / np.sum((acc - acc.mean()) ** 2)
+    assert both["loo_r2"] == pytest.approx(loo_r2, rel=1e-8)
+    assert fit["AUC only"]["loss_coef"] is None and fit["loss only"]["auc_coef"] is None
+    # One predictor: R² is the squared Pearson correlation.
+    assert fit["AUC only"]["r2"] == pytest.approx(np.corrcoef(auc, acc)[0, 1] ** 2, rel=1e-8)
+    with pytest.raises(ValueError, match="auc"):
+        study.predictability(loss, auc[:5], acc)
+
+
+def test_normalized_auc_endpoints():
+    # Flat spectrum: AUC = (d+1)/(2d) -> 0; complete collapse: AUC = 1 -> 1.
+    assert study.normalized_auc(9 / 16, 8) == pytest.approx(0.0)
+    assert study.normalized_auc(1.0, 8) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="dim"):
+        study.normalized_auc(0.7, 1)
+
+
+def test_hybrid_switches_at_forty_percent():
+    hybrid = study.make_ordering("hybrid", 20, 0.4)
+    assert hybrid.switch_epoch == 8
+    # Before the switch an epoch sees one of 8 chunks, after it all examples.
+    early = orderings.epoch_indices(hybrid, 0, 80, 20, steps_per_epoch=4, batch_size=20)
+    late = orderings.epoch_indices(hybrid, 8, 80, 20, steps_per_epoch=4, batch_size=20)
+    assert len(set(early.tolist())) == 10 and len(set(late.tolist())) == 80
+    with pytest.raises(ValueError, match="orderings"):
+        study.make_ordering("shuffled", 20)
