@@ -14,7 +14,6 @@ Pieces:
 * :func:`view_augment` — the two-view augmentation for the images' size.
 * :func:`fit_siamese` — compile and ``fit`` a :class:`~keras_collapse.models.SiameseModel`.
 * :func:`representation_metrics` — spectrum and collapse scalars of features.
-* :func:`linear_probe` — linear-probe test accuracy of frozen features.
 """
 
 from __future__ import annotations
@@ -199,31 +198,6 @@ def representation_metrics(z):
         "cumulative": kc.metrics.cumulative_explained_variance(acc),
         **kc.metrics.scalar_metrics(acc),
     }
-
-
-def linear_probe(train_features, train_labels, test_features, test_labels, seed=0):
-    """Test accuracy of a linear classifier on frozen features.
-
-    A multinomial logistic regression (scikit-learn, L-BFGS,
-    ``C=1``) on features standardised with the training mean and std.
-
-    Args:
-        train_features: ``(N_train, dim)``.
-        train_labels: ``(N_train,)`` integer labels.
-        test_features: ``(N_test, dim)``.
-        test_labels: ``(N_test,)``.
-        seed: seed of the classifier. Defaults to ``0``.
-
-    Returns:
-        float test accuracy in ``[0, 1]``.
-    """
-    from sklearn.linear_model import LogisticRegression
-
-    mean = train_features.mean(axis=0)
-    std = train_features.std(axis=0) + 1e-8
-    clf = LogisticRegression(max_iter=3000, random_state=int(seed))
-    clf.fit((train_features - mean) / std, train_labels)
-    return float(clf.score((test_features - mean) / std, test_labels))
 
 
 def mean_std(values):

@@ -90,15 +90,14 @@ def _run(study, key, variant, seed, data, settings):
         "variant": variant,
         "seed": seed,
         "representation_dim": rep_dim,
-        "accuracy": _digits.linear_probe(r_train, y_train, r_test, y_test, seed=seed),
+        "accuracy": kc.evaluation.linear_probe(None, (r_train, y_train), (r_test, y_test), max_iter=3000).accuracy,
         "loss": history["loss"],
         "train_seconds": train_seconds,
         **measures,
     }
     if variant == "DirectCLR":
         d0 = settings["directclr_dim"]
-        result["subvector_accuracy"] = _digits.linear_probe(
-            r_train[:, :d0], y_train, r_test[:, :d0], y_test, seed=seed)
+        result["subvector_accuracy"] = kc.evaluation.linear_probe(None, (r_train[:, :d0], y_train), (r_test[:, :d0], y_test), max_iter=3000).accuracy
     return result
 
 

@@ -169,7 +169,7 @@ def _run(study, key, width, ordering, seed, data, s):
         "ordering": ordering,
         "seed": seed,
         "representation_dim": rep_dim,
-        "accuracy": _digits.linear_probe(r_train, y_train, r_test, y_test, seed=seed),
+        "accuracy": kc.evaluation.linear_probe(None, (r_train, y_train), (r_test, y_test), max_iter=3000).accuracy,
         "loss": history["loss"],
         "final_loss": history["loss"][-1],
         "auc_history": history.get(_AUC_KEY, []),

@@ -20,9 +20,21 @@ class PairLoss(keras.losses.Loss):
     settings = ()
     # Smallest batch each replica may hold (contrastive objectives need 2).
     min_batch_per_replica = 1
+    # Whole-batch objectives return one scalar: there is nothing to weight.
+    whole_batch = False
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype="float32"):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None and self.whole_batch:
+            raise ValueError(
+                f"Invalid value for argument `sample_weight`: {type(self).__name__} "
+                "is a whole-batch objective (one scalar for the batch), so "
+                "per-example weights do not apply. Received: sample_weight="
+                f"{getattr(sample_weight, 'shape', sample_weight)}"
+            )
+        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
         loss = type(self).fn(y_true, y_pred, **self._settings())

@@ -82,6 +82,7 @@ class BarlowTwins(PairLoss):
     """
 
     fn = staticmethod(barlow_twins)
+    whole_batch = True
     settings = ("redundancy_weight",)
 
     def __init__(self, redundancy_weight=5e-3, **kwargs):

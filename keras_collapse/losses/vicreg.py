@@ -104,6 +104,7 @@ class VICReg(PairLoss):
     """
 
     fn = staticmethod(vicreg)
+    whole_batch = True
     settings = ("invariance_weight", "variance_weight", "covariance_weight", "epsilon")
 
     def __init__(
