@@ -14,6 +14,13 @@ Submodules:
 """
 
 import importlib as _importlib
+import os as _os
+import sys as _sys
+
+if _sys.argv and _os.path.basename(_sys.argv[0]) == "keras-collapse":
+    # The command line shows progress lines; keep TensorFlow's C++ warnings
+    # out of them (set before TensorFlow is imported below).
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Modules defining Keras-serializable objects load eagerly, so that
 # `import keras_collapse` is enough for `keras.saving.load_model` to find them.

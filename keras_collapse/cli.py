@@ -43,7 +43,6 @@ def main(argv=None):
     """Entry point of the `keras-collapse` console script."""
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import gin
 
     import studies

@@ -67,7 +67,7 @@ def jing2022_implicit_regularization(
     collapse_gap=8.0,
     min_alignment=0.8,
     smallest=4,
-    seed=0,
+    seed=None,
 ):
     """Train 1-4 layer linear nets (and a 2-layer ReLU net) under weak augmentation.
 
@@ -89,8 +89,10 @@ def jing2022_implicit_regularization(
         min_alignment: Mean |diag(V2ᵀU1)| counted as aligned (random ≈ 0.2).
         smallest: Size of the "smallest group" of singular values (Theorem 3;
             4 collapse in the authors' setting).
-        seed: Seed of data, init and noise.
+        seed: Seed of data, init and noise. Defaults to `None`: the
+            experiment's seed (`experiment.seed`).
     """
+    seed = study.seed if seed is None else seed
     if 2 not in depths:
         raise ValueError(f"Invalid value for argument `depths`. Expected it to include 2. "
                          f"Received: depths={depths}")

@@ -152,7 +152,7 @@ def jing2022_strong_augmentation(
     record_every=100,
     min_overlap=0.8,
     collapse_ratio=0.5,
-    seed=0,
+    seed=None,
 ):
     """Sweep the augmentation strength k; compare X's negative eigenspace with decay.
 
@@ -175,8 +175,10 @@ def jing2022_strong_augmentation(
         min_overlap: Subspace overlap counted as agreement.
         collapse_ratio: A right singular direction of the final W counts as
             measured collapsing when σ_k < collapse_ratio·σ_1.
-        seed: Seed of data, init and noise.
+        seed: Seed of data, init and noise. Defaults to `None`: the
+            experiment's seed (`experiment.seed`).
     """
+    seed = study.seed if seed is None else seed
     cfg = dict(steps=steps, batch_size=batch_size, learning_rate=learning_rate,
                temperature=temperature, similarity=similarity, num_samples=num_samples,
                probe_size=probe_size, x_samples=x_samples, dim=dim, noisy_dims=noisy_dims,

@@ -87,7 +87,7 @@ def werank2023(
     record_every=100,
     collapse_gap=8.0,
     near_one=0.1,
-    seed=0,
+    seed=None,
 ):
     """Each objective with and without WERank; depth and augmentation sweeps.
 
@@ -116,8 +116,10 @@ def werank2023(
         collapse_gap: An eigenvalue counts as collapsed when its natural log is
             more than this below the largest one's.
         near_one: Singular values within this of 1 count as "approaching 1".
-        seed: Seed of data, init and noise.
+        seed: Seed of data, init and noise. Defaults to `None`: the
+            experiment's seed (`experiment.seed`).
     """
+    seed = study.seed if seed is None else seed
     if 2 not in depths:
         raise ValueError(f"Invalid value for argument `depths`. Expected it to include 2. "
                          f"Received: depths={depths}")

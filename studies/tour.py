@@ -1,0 +1,73 @@
+"""Tour: a fast pass over every paper's study (the README's main job, ≤ 5 min).
+
+Runs each study at a reduced size (the sizes are gin-scoped bindings in
+gin/tour.gin), writes each one's full results under `<output_dir>/<study>/`,
+and reports as its own claims a headline selection: the claims chosen because
+they held across the seeds we tried at this size (see gin/tour.gin).
+"""
+
+from __future__ import annotations
+
+import os
+
+import gin
+
+from studies._harness import Study
+
+
+def _select(name, claims, wanted):
+    """The claims of study `name` whose text starts with one of `wanted`."""
+    chosen = []
+    for prefix in wanted:
+        matches = [c for c in claims if c["claim"].startswith(prefix)]
+        if len(matches) != 1:
+            raise ValueError(
+                f"Invalid value for argument `headline`: {name!r} has "
+                f"{len(matches)} claims starting with {prefix!r} (expected 1). "
+                f"Its claims: {[c['claim'] for c in claims]}"
+            )
+        chosen.append(matches[0])
+    return chosen
+
+
+@gin.configurable
+def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
+    """Run every study in `parts` at tour size and report the headline claims.
+
+    Args:
+        study: The tour's :class:`studies._harness.Study`.
+        parts: Study entry functions, usually gin-scoped (e.g.
+            `@tour/jing2022_strong_augmentation`) so the tour's reduced sizes
+            apply only here.
+        headline: `{study_name: [claim prefix, ...]}`: the claims reported as
+            the tour's own (each prefix must match exactly one claim).
+            Defaults to every claim of every part.
+        seeds_note: How the headline was chosen (seeds tried), for results.md.
+    """
+    headline = dict(headline or {})
+    unknown = sorted(set(headline) - {part.__name__ for part in parts})
+    if unknown:
+        raise ValueError(
+            f"Invalid value for argument `headline`: no part named {unknown}; "
+            f"parts are {[part.__name__ for part in parts]}"
+        )
+    for index, part in enumerate(parts, 1):
+        name = part.__name__
+        study.log(f"part {index}/{len(parts)}: {name}")
+        sub = Study(os.path.join(study.output_dir, name), name, seed=study.seed, log=study._log)
+        part(sub)
+        results = sub.finish()
+        wanted = headline.get(name)
+        for claim in results["claims"] if wanted is None else _select(name, results["claims"], wanted):
+            study.claim(f"{name}: {claim['claim']}", claim["paper"], claim["measured"], claim["holds"])
+        study.figures.extend(
+            {"file": os.path.join(name, fig["file"]), "caption": f"{name}: {fig['caption']}"}
+            for fig in results["figures"]
+        )
+        study.measurements[name] = {
+            "claims_total": len(results["claims"]),
+            "claims_holding": sum(c["holds"] for c in results["claims"]),
+            "results": os.path.join(name, "results.md"),
+        }
+    if seeds_note:
+        study.table("How the headline claims were chosen", ["note"], [[seeds_note]])

@@ -1,0 +1,130 @@
+"""What every study shares: gin files, the CLI, resuming and reproducibility."""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import gin
+import pytest
+
+import studies
+from keras_collapse import cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GIN_FILES = sorted(glob.glob(os.path.join(ROOT, "gin", "*.gin")))
+
+# A strong-augmentation run small enough for a few seconds: two units (k values).
+SMALL = [
+    "jing2022_strong_augmentation.noise_stds = (0.5, 3.0)",
+    "jing2022_strong_augmentation.steps = 300",
+    "jing2022_strong_augmentation.num_samples = 500",
+    "jing2022_strong_augmentation.probe_size = 200",
+    "jing2022_strong_augmentation.x_samples = 64",
+    "jing2022_strong_augmentation.record_every = 50",
+]
+
+
+def _argv(output_dir, extra=()):
+    argv = ["run", os.path.join(ROOT, "gin", "jing2022_strong_augmentation.gin"),
+            "--output_dir", str(output_dir)]
+    for binding in [*SMALL, *extra]:
+        argv += ["--gin_param", binding]
+    return argv
+
+
+def _comparable(path):
+    """results.json without what legitimately differs between runs."""
+    results = json.loads((path / "results.json").read_text())
+    for key in ("environment", "command"):
+        results.pop(key)
+    return results
+
+
+def test_every_study_has_a_gin_file_and_a_description():
+    names = {os.path.basename(p)[: -len(".gin")] for p in GIN_FILES}
+    assert set(studies.available()) == set(studies.STUDY_NAMES)
+    assert names == set(studies.STUDY_NAMES)
+    for name, line in studies.describe().items():
+        assert line, f"{name} has no one-line description"
+
+
+@pytest.mark.parametrize("path", GIN_FILES, ids=os.path.basename)
+def test_gin_file_parses_with_unknown_bindings_refused(path):
+    studies.load_all()
+    gin.clear_config()
+    try:
+        gin.parse_config_files_and_bindings([path], [], finalize_config=False, skip_unknown=False)
+        assert gin.query_parameter("experiment.study") is not None
+    finally:
+        gin.clear_config()
+    with open(path) as stream:
+        text = stream.read()
+    header = text.split("\n\n")[0]
+    assert header.startswith("# ") and "arXiv" in header, "opens with a comment naming the paper"
+
+
+def test_list_names_every_study(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in studies.STUDY_NAMES:
+        assert name in out
+
+
+def test_misspelt_binding_is_named(tmp_path):
+    with pytest.raises(SystemExit, match="jing2022_strong_augmentaton"):
+        cli.main(_argv(tmp_path, ["jing2022_strong_augmentaton.steps = 3"]))
+    with pytest.raises(SystemExit, match="stepz"):
+        cli.main(_argv(tmp_path, ["jing2022_strong_augmentation.stepz = 3"]))
+
+
+def test_unknown_study_is_named(tmp_path):
+    with pytest.raises(SystemExit, match="no such gin file or study: 'jing2099'"):
+        cli.main(["run", "jing2099", "--output_dir", str(tmp_path)])
+    with pytest.raises(ValueError, match="Unknown study 'jing2099'"):
+        studies.load("jing2099")
+
+
+def test_same_seed_gives_identical_results(tmp_path):
+    assert cli.main(_argv(tmp_path / "a")) == 0
+    assert cli.main(_argv(tmp_path / "b")) == 0
+    assert _comparable(tmp_path / "a") == _comparable(tmp_path / "b")
+    assert cli.main(_argv(tmp_path / "c", ["experiment.seed = 1"])) == 0
+    assert _comparable(tmp_path / "c") != _comparable(tmp_path / "a")
+    config = (tmp_path / "a" / "operative_config.gin").read_text()
+    assert "jing2022_strong_augmentation.steps = 300" in config
+
+
+def test_killed_study_resumes_to_the_same_results(tmp_path):
+    """SIGKILL the run once its first unit is on disk, start it again with the
+    same output directory: it skips the finished unit and ends with the results
+    of an uninterrupted run."""
+    command = [sys.executable, "-m", "keras_collapse.cli", *_argv(tmp_path / "killed")]
+    units = tmp_path / "killed" / "units"
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not glob.glob(str(units / "*.json")):
+            time.sleep(0.05)
+        assert glob.glob(str(units / "*.json")), "no unit finished in time"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not (tmp_path / "killed" / "results.json").exists()
+    finished = sorted(os.listdir(units))
+    assert len([f for f in finished if f.endswith(".json")]) == 1
+    # No half-written files: only complete units (atomic writes).
+    for name in finished:
+        json.loads((units / name).read_text())
+
+    resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "finished earlier" in resumed.stdout
+    assert cli.main(_argv(tmp_path / "whole")) == 0
+    assert _comparable(tmp_path / "killed") == _comparable(tmp_path / "whole")
