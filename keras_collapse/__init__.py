@@ -8,9 +8,11 @@ Submodules:
 * :mod:`keras_collapse.models` -- ``SiameseModel`` trained with ``fit``.
 * :mod:`keras_collapse.metrics` -- spectra, effective rank, RankMe, AUC, alignment.
 * :mod:`keras_collapse.callbacks` -- ``SpectrumLogger`` for TensorBoard.
+* :mod:`keras_collapse.guards` -- ``NonFiniteGuard``: stop on NaN/Inf loss with a diagnosis.
 * :mod:`keras_collapse.data` -- tf.data two-view pipelines, orderings, sources.
 * :mod:`keras_collapse.evaluation` -- linear probe and kNN accuracy.
 * :mod:`keras_collapse.theory` -- analytic predictions from the papers.
+* :mod:`keras_collapse.distribute` -- strategies, global batches across replicas.
 """
 
 import importlib as _importlib
@@ -40,6 +42,7 @@ _SUBMODULES = (
     "theory",
     "plots",
     "distribute",
+    "guards",
 )
 
 

@@ -267,3 +267,4 @@ def _image(tag, fig):
 def _is_chief(model):
     strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
     return bool(getattr(strategy.extended, "should_checkpoint", True))
+from keras_collapse.guards import NonFiniteGuard  # noqa: E402,F401

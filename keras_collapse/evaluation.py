@@ -17,6 +17,11 @@ from keras_collapse import _checks
 
 def _features(encoder, batch):
     if encoder is None:
+        batch = tf.convert_to_tensor(batch)
+        if not (batch.dtype.is_floating or batch.dtype.is_integer or batch.dtype.is_bool):
+            raise _checks.invalid(
+                "x", "numeric inputs (float or integer) when encoder=None",
+                f"inputs of dtype {batch.dtype.name}", TypeError)
         out = tf.cast(batch, tf.float32)
     else:
         try:
@@ -66,15 +71,30 @@ def _embed_labelled(encoder, data, batch_size, name):
         for x, y in data:
             feats.append(_features(encoder, x))
             labels.append(np.asarray(y).reshape(-1))
-        return np.concatenate(feats), np.concatenate(labels)
+        if not feats:
+            raise _checks.invalid(name, "a non-empty dataset of (x, y) pairs",
+                                  "a tf.data.Dataset that yielded no examples")
+        return _finite(np.concatenate(feats), name), np.concatenate(labels)
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise _checks.invalid(name, "a tuple (x, y) of arrays or a tf.data.Dataset of (x, y)",
                               type(data).__name__, TypeError)
     x, y = np.asarray(data[0]), np.asarray(data[1]).reshape(-1)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise _checks.invalid(name, "at least one labelled example",
+                              f"x of shape {x.shape}")
     if x.shape[0] != y.shape[0]:
         raise _checks.invalid(name, "as many labels as examples",
                               f"x of shape {x.shape} and y of shape {y.shape}")
-    return embed(encoder, x, batch_size), y
+    return _finite(embed(encoder, x, batch_size), name), y
+
+
+def _finite(features, name):
+    bad = features.size - np.count_nonzero(np.isfinite(features))
+    if bad:
+        raise _checks.invalid(
+            name, "inputs whose features are finite (no NaN or Inf)",
+            f"features of shape {features.shape} with {bad} non-finite values")
+    return features
 
 
 @dataclasses.dataclass

@@ -12,6 +12,18 @@ import tensorflow as tf
 from keras_collapse import _checks
 
 
+def _float_inputs(inputs, layer):
+    """``inputs`` as a float tensor: integers are cast, other dtypes raise."""
+    inputs = tf.convert_to_tensor(inputs)
+    if inputs.dtype.is_floating:
+        return inputs
+    if inputs.dtype.is_integer:
+        return tf.cast(inputs, layer.compute_dtype)
+    raise _checks.invalid(
+        "inputs", f"a float tensor of shape (batch_size, representation_dim) for "
+        f"{type(layer).__name__}", inputs.dtype, TypeError)
+
+
 @keras.saving.register_keras_serializable(package="keras_collapse")
 class DirectCLRHead(keras.layers.Layer):
     """DirectCLR: the ℓ2-normalised first `dim` features of the representation.
@@ -49,6 +61,7 @@ class DirectCLRHead(keras.layers.Layer):
             )
 
     def call(self, inputs):
+        inputs = _float_inputs(inputs, self)
         return tf.math.l2_normalize(inputs[..., : self.dim], axis=-1, epsilon=1e-12)
 
     def compute_output_shape(self, input_shape):
@@ -94,6 +107,10 @@ class _MLPHead(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.output_dim = _checks.positive_int("output_dim", output_dim)
+        if isinstance(hidden_dims, (str, bytes)) or not hasattr(hidden_dims, "__iter__"):
+            raise _checks.invalid(
+                "hidden_dims", "a sequence of positive integers, e.g. (512,)",
+                hidden_dims, TypeError)
         self.hidden_dims = tuple(
             _checks.positive_int("hidden_dims", width) for width in hidden_dims
         )
@@ -115,7 +132,7 @@ class _MLPHead(keras.layers.Layer):
             shape = layer.compute_output_shape(shape)
 
     def call(self, inputs, training=None):
-        x = inputs
+        x = _float_inputs(inputs, self)
         for layer in self.blocks:
             if isinstance(layer, keras.layers.BatchNormalization):
                 x = layer(x, training=training)

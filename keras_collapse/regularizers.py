@@ -13,6 +13,8 @@ from keras_collapse import _checks
 def _gram_distance(kernel):
     """‖G − I‖_F for the Gram matrix G of the 2-D-flattened kernel that can be I."""
     kernel = tf.convert_to_tensor(kernel)
+    if not (kernel.dtype.is_floating or kernel.dtype.is_integer):
+        raise _checks.invalid("kernel", "a float kernel tensor", kernel.dtype, TypeError)
     if kernel.shape.rank not in (2, 4):
         raise ValueError(
             "Invalid value for argument `kernel`. WERank expects a dense kernel "

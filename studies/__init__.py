@@ -8,12 +8,14 @@ Each study is a module with one ``@gin.configurable`` entry function taking a
 from __future__ import annotations
 
 import importlib
+import json
 import os
 
 import gin
 import keras
 import tensorflow as tf
 
+import keras_collapse as kc
 from studies._harness import Study
 
 # name -> module; `keras-collapse list` prints the first docstring line of each.
@@ -59,8 +61,21 @@ def describe():
     }
 
 
+def _worker_dir(output_dir):
+    """The chief writes to `output_dir`; other workers to their own copy.
+
+    Non-chief workers of a multi-worker run keep their own units (so a
+    restarted run resumes in step on every worker) under
+    `output_dir/workers/<type>-<index>`; the chief's files are the results.
+    """
+    if kc.distribute.is_chief():
+        return output_dir
+    task = json.loads(os.environ["TF_CONFIG"])["task"]
+    return os.path.join(output_dir, "workers", f"{task['type']}-{task['index']}")
+
+
 @gin.configurable
-def experiment(output_dir, study=gin.REQUIRED, seed=0, command=""):
+def experiment(output_dir, study=gin.REQUIRED, seed=0, strategy="default", command=""):
     """Run one study into `output_dir` and write its results.
 
     Args:
@@ -68,6 +83,10 @@ def experiment(output_dir, study=gin.REQUIRED, seed=0, command=""):
         study: The study's entry function (bound in the .gin file as
             `experiment.study = @<study name>`).
         seed: Seed for Python, NumPy and TensorFlow; op determinism is enabled.
+        strategy: `"default"`, `"mirrored"`, `"multi_worker"` (cluster from
+            `TF_CONFIG`) or `"tpu"`: the `tf.distribute` strategy the studies
+            build their Keras models under. Batch sizes in the study bindings
+            are global batches. Defaults to `"default"`.
         command: The command line, recorded in results.md.
 
     Returns:
@@ -75,8 +94,11 @@ def experiment(output_dir, study=gin.REQUIRED, seed=0, command=""):
     """
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    distribution = kc.distribute.get_strategy(strategy)
     name = getattr(study, "__name__", str(study))
-    context = Study(output_dir, name, seed=seed)
+    context = Study(_worker_dir(output_dir), name, seed=seed, strategy=distribution)
+    if distribution.num_replicas_in_sync > 1:
+        context.log(f"strategy {strategy}: {distribution.num_replicas_in_sync} replicas")
     context.log(f"writing to {context.output_dir}")
     study(context)
     config = gin.operative_config_str()

@@ -65,12 +65,16 @@ class Study:
         name: The study's name (as in `keras-collapse list`).
         seed: The run's seed (recorded with the results).
         log: Callable receiving progress lines. Defaults to printing.
+        strategy: The `tf.distribute.Strategy` studies build their Keras
+            models under (`with study.strategy.scope(): ...`). Defaults to
+            `None`: TensorFlow's default strategy.
     """
 
-    def __init__(self, output_dir, name, seed=0, log=None):
+    def __init__(self, output_dir, name, seed=0, log=None, strategy=None):
         self.output_dir = os.path.abspath(output_dir)
         self.name = name
         self.seed = seed
+        self.strategy = strategy
         self.claims = []
         self.figures = []
         self.tables = []
@@ -78,6 +82,12 @@ class Study:
         self._log = log or (lambda line: print(line, flush=True))
         self._start = time.time()
         os.makedirs(self.units_dir, exist_ok=True)
+
+    def scope(self):
+        """`strategy.scope()` of the study's distribution strategy."""
+        import tensorflow as tf
+
+        return (self.strategy or tf.distribute.get_strategy()).scope()
 
     @property
     def units_dir(self):

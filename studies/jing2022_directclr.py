@@ -61,7 +61,7 @@ def make_head(variant, representation_dim, embedding_dim, hidden_dim, directclr_
         f"Received: variant={variant!r}")
 
 
-def _run(study, key, variant, seed, data, settings):
+def _train(study, key, variant, seed, data, settings):
     """Train one (variant, seed) and measure its representation."""
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
@@ -100,6 +100,12 @@ def _run(study, key, variant, seed, data, settings):
         result["subvector_accuracy"] = kc.evaluation.linear_probe(None, (r_train[:, :d0], y_train), (r_test[:, :d0], y_test), max_iter=3000).accuracy
     return result
 
+
+
+def _run(study, key, variant, seed, data, settings):
+    """Train one (variant, seed) under the study's distribution strategy."""
+    with study.scope():
+        return _train(study, key, variant, seed, data, settings)
 
 def _spectrum_figure(rows):
     """Fig. 7b analogue: log singular values of the representation per variant."""
@@ -190,6 +196,8 @@ def jing2022_directclr(
         learning_rate=learning_rate, batch_size=batch_size, epochs=epochs,
         steps_per_epoch=steps_per_epoch, probe_size=probe_size,
         log_every_n_epochs=log_every_n_epochs)
+    kc.distribute.check_global_batch(
+        batch_size, study.strategy, settings["loss"].min_batch_per_replica)
     data = _digits.load_split(dataset, test_fraction=test_fraction, seed=study.seed)
     study.log(f"{dataset}: {data[0][0].shape[0]} train / {data[1][0].shape[0]} test images")
     seeds = [study.seed + i for i in range(num_seeds)]

@@ -131,7 +131,7 @@ def make_ordering(name, epochs, hybrid_switch_fraction=0.4, order="random"):
     return orderings.get_ordering(name, order=order)
 
 
-def _run(study, key, width, ordering, seed, data, s):
+def _train(study, key, width, ordering, seed, data, s):
     """Train one (encoder, ordering, seed) with SimSiam and measure it."""
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
@@ -178,6 +178,12 @@ def _run(study, key, width, ordering, seed, data, s):
         **measures,
     }
 
+
+
+def _run(study, key, width, ordering, seed, data, s):
+    """Train one (encoder, ordering, seed) under the study's distribution strategy."""
+    with study.scope():
+        return _train(study, key, width, ordering, seed, data, s)
 
 def _auc_figure(runs, encoders):
     """Fig. 14 analogue: AUC of the representation over training per ordering."""
@@ -274,6 +280,7 @@ def li2022_continual(
         base_learning_rate=base_learning_rate, weight_decay=weight_decay,
         batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch,
         hybrid_switch_fraction=hybrid_switch_fraction, order=order)
+    kc.distribute.check_global_batch(batch_size, study.strategy)
     data = _digits.load_split(dataset, test_fraction=test_fraction, seed=study.seed)
     study.log(f"{dataset}: {data[0][0].shape[0]} train / {data[1][0].shape[0]} test images")
     seeds = [study.seed + i for i in range(num_seeds)]

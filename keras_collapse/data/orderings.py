@@ -20,6 +20,8 @@ batches an uninterrupted run would.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import tensorflow as tf
 
@@ -269,13 +271,19 @@ def ordered_views(data, ordering, augment_a, augment_b=None, *, batch_size, num_
         labels = np.asarray(data[1])
     examples = examples_of(data)
     if isinstance(examples, tf.data.Dataset):
-        examples = np.stack(list(examples.as_numpy_iterator()))
+        examples = list(examples.as_numpy_iterator())
+        if not examples:
+            raise _checks.invalid("data", "a non-empty dataset of examples",
+                                  "a tf.data.Dataset that yielded no examples")
+        examples = np.stack(examples)
     num_examples = examples.shape[0]
     batch_size = _checks.positive_int("batch_size", batch_size)
     if steps_per_epoch is None:
         steps_per_epoch = max(1, num_examples // batch_size)
     steps_per_epoch = _checks.positive_int("steps_per_epoch", steps_per_epoch)
     num_epochs = _checks.positive_int("num_epochs", num_epochs)
+    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral):
+        raise _checks.invalid("initial_epoch", "an integer", initial_epoch, TypeError)
     if not 0 <= initial_epoch < num_epochs:
         raise _checks.invalid(
             "initial_epoch", f"an integer in [0, num_epochs={num_epochs})", initial_epoch)

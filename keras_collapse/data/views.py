@@ -29,6 +29,9 @@ def examples_of(data):
     (3, 2)
     """
     if isinstance(data, tf.data.Dataset):
+        if int(data.cardinality()) == 0:
+            raise _checks.invalid("data", "a non-empty dataset of examples",
+                                  "an empty tf.data.Dataset (cardinality 0)")
         spec = data.element_spec
         if isinstance(spec, dict):
             if "image" not in spec:

@@ -29,10 +29,26 @@ def as_embeddings(z, name="z"):
         A NumPy array of shape `(num_samples, dim)`, float32 or float64.
 
     Raises:
+        TypeError: if ``z`` is not numeric (strings, booleans, complex numbers,
+            ragged nested lists).
         ValueError: if ``z`` is not of rank 2, has no rows or no columns, or
             holds NaN/Inf.
     """
-    z = np.asarray(z)
+    if z is None:
+        raise _checks.invalid(
+            name, "embeddings of shape (num_samples, dim)", None, TypeError)
+    try:
+        z = np.asarray(z)
+        if z.dtype.kind == "O":  # e.g. a list mixing None and floats
+            z = z.astype(np.float64)
+    except (TypeError, ValueError):
+        raise _checks.invalid(
+            name, "a numeric array of embeddings, shape (num_samples, dim)",
+            f"{type(z).__name__} not convertible to a float array", TypeError) from None
+    if z.dtype.kind not in "iuf":
+        raise _checks.invalid(
+            name, "real-valued (float or integer) embeddings",
+            _Shape(z.shape, f"dtype {z.dtype}"), TypeError)
     if z.ndim != 2:
         raise _checks.invalid(
             name, "embeddings of rank 2, shape (num_samples, dim)",
@@ -79,8 +95,8 @@ class CovarianceAccumulator:
     ``spectrum()`` is ONE symmetric eigen-decomposition (``np.linalg.eigvalsh``)
     of the `(dim, dim)` covariance, in the precision of the products, cached
     until the next ``update``/``merge``.
-    The accumulator also sums ``u = z/‖z‖`` and ``u²`` for
-    :func:`keras_collapse.metrics.normalized_std`.
+    The accumulator also sums ``u − u₀`` and ``(u − u₀)²`` (``u = z/‖z‖``, ``u₀``
+    the first one seen) for :func:`keras_collapse.metrics.normalized_std`.
 
     Reference: Jing et al. 2022, arXiv 2110.09348, Fig. 2.
 
@@ -104,6 +120,7 @@ class CovarianceAccumulator:
         self._scatter = None
         self._unit_sum = None
         self._unit_sq_sum = None
+        self._unit_shift = None
         self._eps = 0.0
         self._pending = []
         self._pending_rows = 0
@@ -140,8 +157,13 @@ class CovarianceAccumulator:
             self._flush()
         norms = np.sqrt(np.einsum("nd,nd->n", z, z))
         u = z / np.maximum(norms, 1e-12)[:, None]
-        self._unit_sum += u.sum(axis=0, dtype=np.float64)
-        self._unit_sq_sum += np.einsum("nd,nd->d", u, u)
+        # Sums of u − u_0 (the first unit vector seen), in float64: the variance
+        # E[v²] − E[v]² then does not cancel (identical rows give exactly 0).
+        if self._unit_shift is None:
+            self._unit_shift = u[0].astype(np.float64)
+        v = u - self._unit_shift
+        self._unit_sum += v.sum(axis=0)
+        self._unit_sq_sum += np.einsum("nd,nd->d", v, v)
         self._cache.clear()
         return self
 
@@ -179,8 +201,12 @@ class CovarianceAccumulator:
                           + other.count * np.outer(delta, delta))
         self._sum += other._sum + other.count * delta
         self.count += other.count
-        self._unit_sum += other._unit_sum
-        self._unit_sq_sum += other._unit_sq_sum
+        if self._unit_shift is None:
+            self._unit_shift = other._unit_shift.copy()
+        shift = other._unit_shift - self._unit_shift
+        self._unit_sq_sum += (other._unit_sq_sum + 2.0 * shift * other._unit_sum
+                              + other.count * shift**2)
+        self._unit_sum += other._unit_sum + other.count * shift
         self._eps = max(self._eps, other._eps)
         self._cache.clear()
         return self

@@ -38,7 +38,12 @@ def kernel_matrix(kernel):
     >>> kernel_matrix(np.zeros((3, 3, 2, 4))).shape
     (4, 18)
     """
-    k = np.asarray(kernel, dtype=np.float64)
+    try:
+        k = np.asarray(kernel, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise _checks.invalid("kernel", "a numeric kernel array",
+                              f"{type(kernel).__name__} not convertible to floats",
+                              TypeError) from None
     if k.ndim < 2:
         raise _checks.invalid(
             "kernel", "a kernel of rank >= 2", f"array of shape {k.shape}")
