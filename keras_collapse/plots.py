@@ -63,7 +63,7 @@ def plot_log_spectrum(ax, spectra):
     _plot_history(ax, _as_curves(spectra, "spectra"), log_spectrum)
     ax.set_xlabel("singular value rank index k")
     ax.set_ylabel("log of eigenvalue λ_k")
-    ax.set_title("embedding covariance spectrum")
+    ax.set_title("covariance spectrum")
 
 
 def spectrum_figure(spectra, title=None):
