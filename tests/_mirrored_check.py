@@ -7,6 +7,7 @@ TensorFlow initialises, hence the separate process.
 import json
 import os
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -19,6 +20,8 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 import keras  # noqa: E402
 
 import keras_collapse as kc  # noqa: E402
+
+OUT = tempfile.mkdtemp()
 
 # One strategy per process: TensorFlow's collective instance keys clash
 # between several MirroredStrategy objects (tensorflow/tensorflow#62790).
@@ -153,8 +156,39 @@ def configuration_errors():
     return out
 
 
+def logger_spectra():
+    """SpectrumLogger values after one epoch (learning rate 0), one device vs mirrored."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    data = (
+        tf.data.Dataset.from_tensor_slices((x, x))
+        .batch(32, drop_remainder=True)
+        .map(lambda a, b: ((a, b),))
+    )
+
+    def run(scope):
+        with scope:
+            keras.utils.set_random_seed(4)
+            encoder = keras.Sequential([keras.Input((8,)), keras.layers.Dense(6)])
+            model = kc.models.SiameseModel(encoder, head=kc.layers.ProjectionHead(4))
+            model.compile(optimizer=keras.optimizers.SGD(0.0), loss=kc.losses.NTXent())
+        logger = kc.callbacks.SpectrumLogger(x, log_dir=os.path.join(OUT, str(id(scope))))
+        history = model.fit(data, epochs=1, verbose=0, callbacks=[logger])
+        return {k: float(v[0]) for k, v in history.history.items() if k.startswith("collapse/")}
+
+    return {
+        "single": run(tf.distribute.get_strategy().scope()),
+        "mirrored": run(STRATEGY.scope()),
+    }
+
+
 if __name__ == "__main__":
     json.dump(
-        {"losses": loss_and_gradients(), "fit": fit_weights(), "errors": configuration_errors()},
+        {
+            "losses": loss_and_gradients(),
+            "fit": fit_weights(),
+            "errors": configuration_errors(),
+            "logger": logger_spectra(),
+        },
         sys.stdout,
     )

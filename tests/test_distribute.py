@@ -67,6 +67,14 @@ def test_configurations_that_cannot_work_fail_before_training(mirrored_results, 
     assert re.search(message, error), error
 
 
+def test_spectrum_logger_logs_the_same_spectrum_under_a_strategy(mirrored_results):
+    single, mirrored = mirrored_results["logger"]["single"], mirrored_results["logger"]["mirrored"]
+    assert "collapse/embedding/effective_rank" in single
+    assert set(single) == set(mirrored)
+    for key, value in single.items():
+        np.testing.assert_allclose(mirrored[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+
+
 def test_check_global_batch_on_one_device():
     assert kc.distribute.check_global_batch(8, min_per_replica=2) == 8
     with pytest.raises(ValueError, match="global_batch_size"):
