@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from keras_collapse.losses import _ops
+
 
 class PairLoss(keras.losses.Loss):
     """A ``keras.losses.Loss`` computing ``fn(z_a, z_b, **settings)``.
@@ -34,6 +36,10 @@ class PairLoss(keras.losses.Loss):
                 "per-example weights do not apply. Received: sample_weight="
                 f"{getattr(sample_weight, 'shape', sample_weight)}"
             )
+        # Check dtypes here, before Keras' own conversion turns a string or
+        # bool input into an unhelpful TensorFlow error.
+        y_true = tf.nest.map_structure(lambda x: _ops.to_float32(x, "z_a"), y_true)
+        y_pred = tf.nest.map_structure(lambda x: _ops.to_float32(x, "z_b"), y_pred)
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):

@@ -13,7 +13,13 @@ MASK_PENALTY = 1e9
 
 def to_float32(x, name):
     """Cast to float32 (mixed-precision inputs compute in float32)."""
-    x = tf.convert_to_tensor(x)
+    try:
+        x = tf.convert_to_tensor(x)
+    except (TypeError, ValueError):
+        raise _checks.invalid(
+            name, "a float tensor of shape (batch_size, dim)",
+            None if x is None else f"{type(x).__name__} not convertible to a tensor",
+            TypeError) from None
     if not (x.dtype.is_floating or x.dtype.is_integer):
         raise _checks.invalid(name, "a float tensor", x.dtype, TypeError)
     return tf.cast(x, tf.float32)
@@ -39,6 +45,11 @@ def check_pair(z_a, z_b, min_batch=1, names=("z_a", "z_b")):
                 f"{names[0]}.shape={z_a.shape}, {names[1]}.shape={z_b.shape}"
             )
     batch = z_a.shape[0]
+    if batch is not None and batch < 1:
+        raise ValueError(
+            f"Invalid value for argument `{names[0]}`. Expected a non-empty batch "
+            f"(at least one example). Received: {names[0]}.shape={z_a.shape}"
+        )
     if batch is not None and batch < min_batch:
         raise ValueError(
             f"Invalid value for argument `{names[0]}`. This objective needs a "
@@ -79,7 +90,8 @@ def squared_distances(a, b):
 
 def off_diagonal_square_sum(matrix):
     """Σ_{i≠j} M_ij² of a square matrix."""
-    return tf.reduce_sum(tf.square(matrix)) - tf.reduce_sum(
+    # 2·l2_loss is Σ M² in one fused pass (its gradient is one pass too).
+    return 2.0 * tf.nn.l2_loss(matrix) - tf.reduce_sum(
         tf.square(tf.linalg.diag_part(matrix))
     )
 

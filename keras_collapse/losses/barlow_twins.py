@@ -55,7 +55,8 @@ def barlow_twins(z_a, z_b, redundancy_weight=5e-3):
     z_a, _ = global_batch(z_a)
     z_b, _ = global_batch(z_b)
     n = tf.cast(tf.shape(z_a)[0], tf.float32)
-    c = tf.matmul(standardize(z_a), standardize(z_b), transpose_a=True) / n
+    # 1/N scales a (N, d) input, not the (d, d) result: one pass fewer.
+    c = tf.matmul(standardize(z_a) / n, standardize(z_b), transpose_a=True)
     on_diagonal = tf.reduce_sum(tf.square(1.0 - tf.linalg.diag_part(c)))
     return on_diagonal + redundancy_weight * _ops.off_diagonal_square_sum(c)
 

@@ -20,7 +20,7 @@ def _one_direction(anchors, positives, temperature, similarity):
         # Code form: cross-entropy of z_a z_b^T / tau against the diagonal;
         # negatives are the other view's embeddings.
         candidates, offset = global_batch(positives)
-        logits = tf.matmul(anchors, candidates, transpose_b=True) / temperature
+        logits = tf.matmul(anchors / temperature, candidates, transpose_b=True)
         return _ops.cross_entropy(logits, tf.range(n) + offset)
     # Paper form: s(u, v) = -|u - v|^2 / 2 (divided by tau); the positive is the
     # other view of the same example, negatives the same view's other examples.
@@ -32,6 +32,25 @@ def _one_direction(anchors, positives, temperature, similarity):
     )
     logits = tf.concat([positive[:, tf.newaxis], negatives], axis=1)
     return _ops.cross_entropy(logits, tf.zeros_like(positive, tf.int32))
+
+
+def _symmetric_dot(z_a, z_b, temperature):
+    """Both dot-form directions from ONE `(N, N)` logits matrix (one replica).
+
+    Row i of `S = z_a z_bᵀ / τ` holds the a→b logits of anchor i and column i
+    the b→a logits of anchor i, so the second matmul is not needed.
+    """
+    logits = tf.matmul(z_a / temperature, z_b, transpose_b=True)
+    labels = tf.range(tf.shape(z_a)[0])
+    return 0.5 * (
+        _ops.cross_entropy(logits, labels)
+        + _ops.cross_entropy(tf.transpose(logits), labels)
+    )
+
+
+def _single_replica():
+    context = tf.distribute.get_replica_context()
+    return context is None or context.num_replicas_in_sync == 1
 
 
 def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True):
@@ -72,6 +91,8 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True):
     temperature = _checks.positive_float("temperature", temperature)
     _checks.one_of("similarity", similarity, SIMILARITIES)
     z_a, z_b = _ops.check_pair(z_a, z_b, min_batch=2)
+    if symmetric and similarity == "dot" and _single_replica():
+        return _symmetric_dot(z_a, z_b, temperature)
     loss = _one_direction(z_a, z_b, temperature, similarity)
     if symmetric:
         loss = 0.5 * (loss + _one_direction(z_b, z_a, temperature, similarity))

@@ -47,13 +47,22 @@ def nt_xent(z_a, z_b, temperature=0.5):
     global_b, _ = global_batch(h_b)
     n = tf.shape(h_a)[0]
     big_n = tf.shape(global_a)[0]
-    anchors = tf.concat([h_a, h_b], axis=0)
+    # 1/τ scales the (2N, d) anchors, not the (2N, 2N) logits: one pass fewer
+    # over the big matrix forward and backward.
+    anchors = tf.concat([h_a, h_b], axis=0) / temperature
     candidates = tf.concat([global_a, global_b], axis=0)
-    logits = tf.matmul(anchors, candidates, transpose_b=True) / temperature
+    logits = tf.matmul(anchors, candidates, transpose_b=True)
     local = tf.range(n) + offset
-    own = tf.concat([local, local + big_n], axis=0)
     positive = tf.concat([local + big_n, local], axis=0)
-    logits -= _ops.MASK_PENALTY * tf.one_hot(own, 2 * big_n, dtype=tf.float32)
+    if global_a is h_a:
+        # One replica: an anchor's own column is the diagonal; overwrite it in
+        # one pass rather than building and subtracting a (2N, 2N) one-hot.
+        logits = tf.linalg.set_diag(
+            logits, tf.fill([2 * n], tf.constant(-_ops.MASK_PENALTY, tf.float32))
+        )
+    else:
+        own = tf.concat([local, local + big_n], axis=0)
+        logits -= _ops.MASK_PENALTY * tf.one_hot(own, 2 * big_n, dtype=tf.float32)
     per_anchor = _ops.cross_entropy(logits, positive)
     return 0.5 * (per_anchor[:n] + per_anchor[n:])
 

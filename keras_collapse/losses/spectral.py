@@ -38,8 +38,7 @@ def spectral_contrastive(z_a, z_b):
     NeurIPS 2021, arXiv 2106.04156.
     """
     z_a, z_b = _ops.check_pair(z_a, z_b, min_batch=2)
-    candidates, offset = global_batch(z_b)
-    n = tf.shape(z_a)[0]
+    candidates, _ = global_batch(z_b)
     big_n = tf.shape(candidates)[0]
     products = tf.matmul(z_a, candidates, transpose_b=True)
     positive = tf.reduce_sum(z_a * z_b, axis=1)

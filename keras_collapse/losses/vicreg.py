@@ -23,7 +23,8 @@ def _covariance_term(z):
     """Σ_{i≠j} Cov(z)_ij² / dim with the unbiased covariance."""
     n = tf.cast(tf.shape(z)[0], tf.float32)
     centered = z - tf.reduce_mean(z, axis=0)
-    cov = tf.matmul(centered, centered, transpose_a=True) / (n - 1.0)
+    # 1/(N − 1) scales the (N, d) input, not the (d, d) result.
+    cov = tf.matmul(centered / (n - 1.0), centered, transpose_a=True)
     return _ops.off_diagonal_square_sum(cov) / tf.cast(tf.shape(z)[1], tf.float32)
 
 
