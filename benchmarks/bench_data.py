@@ -101,6 +101,7 @@ def run(size="full"):
         "name": "simclr two-view pipeline vs small-ResNet SimCLR step (32x32 RGB)",
         "ratio": pipe_rate / train_rate,
         "target": 2.0,
+        "better": "higher",  # a lower bound: the pipeline must be >= 2x the step
         "detail": (
             f"pipeline {pipe_rate:.0f} img/s ({cfg['steps']} batches of 2x{cfg['batch']} "
             f"in {pipe_s:.2f}s); train step {train_rate:.0f} img/s ({cfg['steps']} steps "

@@ -1,0 +1,103 @@
+"""Shared timing helpers: interleaved repetitions, medians, machine facts.
+
+The machine is shared and noisy, so every comparison times its contenders
+*interleaved* (rep 1: A, B, C; rep 2: B, C, A; ...), after warm-up calls, and
+reports medians. A ratio is the median of the per-repetition ratios (each
+measured seconds apart, so slow phases of the machine cancel).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import time
+
+
+def block(result):
+    """Wait for TF results (``.numpy()`` on the first tensor found)."""
+    import tensorflow as tf
+
+    for leaf in tf.nest.flatten(result):
+        if hasattr(leaf, "numpy"):
+            leaf.numpy()
+            break
+    return result
+
+
+def interleaved(fns: dict, reps: int, warmup: int = 1, inner: int = 1) -> dict:
+    """Time each callable ``reps`` times, interleaved and rotated.
+
+    Args:
+        fns: ``{name: fn}``; ``fn()`` must block until its work is done.
+        reps: Timed repetitions per callable.
+        warmup: Untimed calls per callable first (tracing, caches).
+        inner: Calls per timed repetition (time divided by ``inner``).
+
+    Returns:
+        ``{name: [seconds per call, one per rep]}`` in rep order.
+    """
+    names = list(fns)
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    times = {name: [] for name in names}
+    for rep in range(reps):
+        k = rep % len(names)
+        for name in names[k:] + names[:k]:
+            start = time.perf_counter()
+            for _ in range(inner):
+                fns[name]()
+            times[name].append((time.perf_counter() - start) / inner)
+    return times
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def paired_ratio(times: dict, num: str, den: str) -> float:
+    """Median over repetitions of ``times[num][r] / times[den][r]``."""
+    return statistics.median(a / b for a, b in zip(times[num], times[den]))
+
+
+def ms(seconds: float) -> str:
+    return f"{1e3 * seconds:.2f} ms"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """CPU model, cores, TF/Keras versions, devices, date."""
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    try:
+        load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "n/a"
+    return {
+        "cpu": cpu_model(),
+        "cores": cores,
+        "gpus": ", ".join(g.name for g in gpus) or "none",
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "load": load,
+    }

@@ -1,0 +1,47 @@
+"""The benchmark suite runs end to end at the tiny size (so it cannot rot).
+
+Only the presence of every row and the markdown file are checked; the targets
+are read from BENCHMARKS.md (a full run), never asserted on timings here.
+"""
+
+import math
+
+import pytest
+
+run = pytest.importorskip("benchmarks.run")
+
+EXPECTED = {
+    "bench_losses": ["matmul throughput"] + [
+        f"{name} fwd+bwd" for name in ("NTXent d=8", "NTXent d=16", "InfoNCE d=8",
+                                       "InfoNCE d=16", "BarlowTwins d=16", "VICReg d=16",
+                                       "SpectralContrastive d=16", "SimSiam d=16",
+                                       "BYOL d=16")
+    ] + [f"{name} jit / tf.function" for name in ("NTXent d=16", "BarlowTwins d=16",
+                                                  "VICReg d=16", "SimSiam d=16", "BYOL d=16")]
+    + [f"{name} d=16 batch×batch" for name in ("NTXent", "InfoNCE", "BarlowTwins", "VICReg",
+                                          "SpectralContrastive", "SimSiam", "BYOL")]
+    + [f"{name} d=16 peak memory" for name in ("NTXent", "InfoNCE", "BarlowTwins", "VICReg",
+                                               "SpectralContrastive", "SimSiam", "BYOL")],
+    "bench_fit": ["steps_per_execution=1", "steps_per_execution=4"],
+    "bench_werank": ["WERank on every kernel", "WERank penalties / VICReg",
+                     "WERank on a 32×32 kernel"],
+    "bench_metrics": ["spectrum", "spectrum_logger_overhead"],
+    "bench_data": ["simclr two-view pipeline"],
+}
+
+
+def test_tiny_suite_produces_every_row_and_the_markdown(tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    rows = run.main(["--size", "tiny", "--output", str(output)])
+    assert not [r for r in rows if r.get("error")], [r["detail"] for r in rows if r.get("error")]
+    for row in rows:
+        assert set(row) >= {"group", "name", "ratio", "target", "detail"}
+        assert isinstance(row["ratio"], float) and math.isfinite(row["ratio"]), row
+    for module, prefixes in EXPECTED.items():
+        names = [r["name"] for r in rows if r["module"] == module]
+        for prefix in prefixes:
+            assert any(prefix in name for name in names), (module, prefix, names)
+    text = output.read_text()
+    assert "python -m benchmarks.run --size tiny" in text
+    assert "TensorFlow" in text and "| group | benchmark |" in text
+    assert text.count("\n| ") - 1 == len(rows)
