@@ -256,7 +256,7 @@ def jing2022_directclr(
         "Fig. 7b",
         f"representation effective rank (of {rep_dim}) mean over {n} seeds: "
         + ", ".join(f"{v} {fmt(v, 'effective_rank')}" for v in VARIANTS)
-        + f"; collapsed dims: " + ", ".join(f"{v} {fmt(v, 'collapsed_dims')}" for v in VARIANTS)
+        + "; collapsed dims: " + ", ".join(f"{v} {fmt(v, 'collapsed_dims')}" for v in VARIANTS)
         + ". Holds if no projector has the lowest mean effective rank of the four "
         f"(next lowest: {lowest}).",
         erank["no projector"] < erank[lowest])

@@ -12,6 +12,7 @@ import gin
 import pytest
 
 import studies
+import studytools
 from keras_collapse import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,11 +30,7 @@ SMALL = [
 
 
 def _argv(output_dir, extra=()):
-    argv = ["run", os.path.join(ROOT, "gin", "jing2022_strong_augmentation.gin"),
-            "--output_dir", str(output_dir)]
-    for binding in [*SMALL, *extra]:
-        argv += ["--gin_param", binding]
-    return argv
+    return studytools.argv("jing2022_strong_augmentation", output_dir, [*SMALL, *extra])
 
 
 def _comparable(path):

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_collapse import cli
+from studytools import check_artifacts, run_study
 from studies import _digits, jing2022_directclr as study
 
 SMALL = [
@@ -25,20 +25,10 @@ SMALL = [
 
 
 def test_study_runs_small_and_writes_every_artifact(tmp_path):
-    argv = ["run", "gin/jing2022_directclr.gin", "--output_dir", str(tmp_path)]
-    for binding in SMALL:
-        argv += ["--gin_param", binding]
-    assert cli.main(argv) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert len(results["claims"]) == 4
-    for claim in results["claims"]:
-        assert set(claim) == {"claim", "paper", "measured", "holds"}
-        assert isinstance(claim["holds"], bool)
+    results = run_study("jing2022_directclr", tmp_path, SMALL)
+    check_artifacts(tmp_path, results, 4, ("representation_spectrum.png", "linear_probe.png"))
     table = results["tables"][0]
     assert [row[1] for row in table["rows"]] == list(study.VARIANTS)
-    for name in ("results.md", "operative_config.gin", "representation_spectrum.png",
-                 "linear_probe.png"):
-        assert (tmp_path / name).stat().st_size > 0
     assert glob.glob(str(tmp_path / "tensorboard" / "DirectCLR_seed=0" / "events.out.tfevents.*"))
     unit = json.loads((tmp_path / "units" / "DirectCLR_seed=0.json").read_text())
     assert unit["representation_dim"] == 16
@@ -46,7 +36,7 @@ def test_study_runs_small_and_writes_every_artifact(tmp_path):
     assert 0.0 <= unit["accuracy"] <= 1.0 and 0.0 <= unit["subvector_accuracy"] <= 1.0
     # A second run reads every unit back instead of training again.
     before = os.path.getmtime(tmp_path / "units" / "DirectCLR_seed=0.json")
-    assert cli.main(argv) == 0
+    run_study("jing2022_directclr", tmp_path, SMALL)
     assert os.path.getmtime(tmp_path / "units" / "DirectCLR_seed=0.json") == before
 
 

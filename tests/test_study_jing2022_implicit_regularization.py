@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 import keras_collapse as kc
-from keras_collapse import cli
+from studytools import check_artifacts, run_study
 from studies import _toy
 
 SMALL = [
@@ -20,18 +20,8 @@ SMALL = [
 
 
 def test_study_runs_small_and_writes_every_artifact(tmp_path):
-    argv = ["run", "gin/jing2022_implicit_regularization.gin", "--output_dir", str(tmp_path)]
-    for binding in SMALL:
-        argv += ["--gin_param", binding]
-    assert cli.main(argv) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert len(results["claims"]) == 5
-    for claim in results["claims"]:
-        assert set(claim) == {"claim", "paper", "measured", "holds"}
-        assert isinstance(claim["holds"], bool)
-    for name in ("results.md", "operative_config.gin", "fig4_alignment.png",
-                 "fig5_singular_values.png", "fig6_depth_nonlinearity.png"):
-        assert (tmp_path / name).stat().st_size > 0
+    results = run_study("jing2022_implicit_regularization", tmp_path, SMALL)
+    check_artifacts(tmp_path, results, 5, ("fig4_alignment.png", "fig5_singular_values.png", "fig6_depth_nonlinearity.png"))
     unit = json.loads((tmp_path / "units" / "L=2.json").read_text())
     assert np.asarray(unit["sv"]).shape == (3, 2, 16)
     assert np.asarray(unit["alignment_matrices"]).shape == (1, 16, 16)

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from keras_collapse import cli
+from studytools import check_artifacts, run_study
 from studies import _toy
 
 SMALL = [
@@ -19,19 +19,9 @@ SMALL = [
 
 
 def test_study_runs_small_and_writes_every_artifact(tmp_path):
-    argv = ["run", "gin/jing2022_strong_augmentation.gin", "--output_dir", str(tmp_path)]
-    for binding in SMALL:
-        argv += ["--gin_param", binding]
-    assert cli.main(argv) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert len(results["claims"]) == 5
-    for claim in results["claims"]:
-        assert set(claim) == {"claim", "paper", "measured", "holds"}
-        assert isinstance(claim["holds"], bool)
+    results = run_study("jing2022_strong_augmentation", tmp_path, SMALL)
+    check_artifacts(tmp_path, results, 5, ("fig3_spectra_over_training.png", "x_eigenvalues.png"))
     assert [row[0] for row in results["tables"][0]["rows"]] == [0.5, 3.0]
-    for name in ("results.md", "operative_config.gin", "fig3_spectra_over_training.png",
-                 "x_eigenvalues.png"):
-        assert (tmp_path / name).stat().st_size > 0
     unit = json.loads((tmp_path / "units" / "k=3.0.json").read_text())
     assert unit["history"]["step"] == [0, 50, 100, 150, 200]
     assert np.asarray(unit["history"]["sv"]).shape == (5, 1, 16)

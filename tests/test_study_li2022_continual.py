@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from keras_collapse import cli
+from studytools import check_artifacts, run_study
 from keras_collapse.data import orderings
 from studies import li2022_continual as study
 
@@ -24,20 +24,10 @@ SMALL = [
 
 
 def test_study_runs_small_and_writes_every_artifact(tmp_path):
-    argv = ["run", "gin/li2022_continual.gin", "--output_dir", str(tmp_path)]
-    for binding in SMALL:
-        argv += ["--gin_param", binding]
-    assert cli.main(argv) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert len(results["claims"]) == 6
-    for claim in results["claims"]:
-        assert set(claim) == {"claim", "paper", "measured", "holds"}
-        assert isinstance(claim["holds"], bool)
+    results = run_study("li2022_continual", tmp_path, SMALL)
+    check_artifacts(tmp_path, results, 6, ("auc_over_training.png", "cumulative_explained_variance.png"))
     assert [row[0] for row in results["tables"][0]["rows"]] == [
         "multiple pass", "cumulative", "single pass", "hybrid"]
-    for name in ("results.md", "operative_config.gin", "auc_over_training.png",
-                 "cumulative_explained_variance.png"):
-        assert (tmp_path / name).stat().st_size > 0
     unit = json.loads((tmp_path / "units" / "narrow_hybrid_seed=0.json").read_text())
     assert len(unit["auc_history"]) == 2  # one AUC per epoch from SpectrumLogger
     assert unit["representation_dim"] == 8

@@ -1,17 +1,11 @@
 """The tour (the README's main job) runs in full and its headline claims hold."""
 
-import json
-import os
-
-from keras_collapse import cli
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from studytools import check_artifacts, run_study
 
 
 def test_tour_runs_in_full_and_its_claims_hold(tmp_path):
-    assert cli.main(["run", os.path.join(ROOT, "gin", "tour.gin"), "--output_dir", str(tmp_path)]) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert len(results["claims"]) == 8
+    results = run_study("tour", tmp_path)
+    check_artifacts(tmp_path, results, 7, ())
     failing = [c["claim"] for c in results["claims"] if not c["holds"]]
     assert not failing, failing
     for part in ("jing2022_strong_augmentation", "jing2022_implicit_regularization", "werank2023",

@@ -1,13 +1,12 @@
 """Study werank2023 (Saheb Pasand et al. 2023, arXiv 2402.09586, Figs. 1-5)."""
 
 import glob
-import json
 
 import keras
 import numpy as np
 
 import keras_collapse as kc
-from keras_collapse import cli
+from studytools import check_artifacts, run_study
 from studies import _toy
 
 SMALL = [
@@ -20,19 +19,8 @@ SMALL = [
 
 
 def test_study_runs_small_and_writes_every_artifact(tmp_path):
-    argv = ["run", "gin/werank2023.gin", "--output_dir", str(tmp_path)]
-    for binding in SMALL:
-        argv += ["--gin_param", binding]
-    assert cli.main(argv) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert len(results["claims"]) == 4
-    for claim in results["claims"]:
-        assert set(claim) == {"claim", "paper", "measured", "holds"}
-        assert isinstance(claim["holds"], bool)
-    for name in ("results.md", "operative_config.gin", "fig1_vicreg.png",
-                 "fig1_vicreg_werank.png", "fig4_infonce.png", "fig5_ema_werank.png",
-                 "fig2_depths.png", "fig3_augmentation_sweep.png"):
-        assert (tmp_path / name).stat().st_size > 0
+    results = run_study("werank2023", tmp_path, SMALL)
+    check_artifacts(tmp_path, results, 4, ("fig1_vicreg.png", "fig1_vicreg_werank.png", "fig4_infonce.png", "fig5_ema_werank.png", "fig2_depths.png", "fig3_augmentation_sweep.png"))
     assert glob.glob(str(tmp_path / "tensorboard" / "ema_L=2_k=0.1_WERank" / "events.*"))
 
 
