@@ -74,6 +74,9 @@ def resolve(model, layer=None, output=None):
 
 
 def _call(*stages):
+    # One traced graph instead of eager layer calls: the probe is embedded
+    # every log, and eager dispatch would dominate the logger's cost.
+    @tf.function(reduce_retracing=True)
     def embed(x):
         for stage in stages:
             x = stage(x, training=False)
