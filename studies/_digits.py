@@ -18,6 +18,8 @@ Pieces:
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 
@@ -153,8 +155,12 @@ def build_encoder(input_shape, architecture="conv", width=32, representation_dim
 
 
 # ------------------------------------------------------------------- training
-def fit_siamese(model, loss, optimizer, dataset, epochs, steps_per_epoch, callbacks=()):
-    """Compile ``model`` with ``loss`` and ``optimizer`` and ``fit`` it.
+def fit_siamese(model, loss, optimizer, dataset, epochs, steps_per_epoch, callbacks=(),
+                save_path=None):
+    """Compile ``model`` with ``loss`` and ``optimizer``, ``fit`` it, save it.
+
+    A :class:`keras_collapse.guards.NonFiniteGuard` stops a diverging run with
+    a message naming the step, the objective and the likely cause.
 
     Args:
         model: a :class:`keras_collapse.models.SiameseModel`.
@@ -164,14 +170,21 @@ def fit_siamese(model, loss, optimizer, dataset, epochs, steps_per_epoch, callba
             ``epochs * steps_per_epoch`` batches (repeat it if needed).
         epochs: number of epochs.
         steps_per_epoch: batches per epoch.
-        callbacks: Keras callbacks. Defaults to ``()``.
+        callbacks: more Keras callbacks. Defaults to ``()``.
+        save_path: where to ``model.save`` the trained model (a ``.keras``
+            file that ``keras.saving.load_model`` and
+            ``kc.metrics.spectrum_report`` open without the study code), or
+            ``None``. Defaults to ``None``.
 
     Returns:
         ``history.history`` (dict of per-epoch lists, as floats).
     """
     model.compile(optimizer=optimizer, loss=loss)
     history = model.fit(dataset, epochs=int(epochs), steps_per_epoch=int(steps_per_epoch),
-                        callbacks=list(callbacks), verbose=0)
+                        callbacks=[kc.guards.NonFiniteGuard(), *callbacks], verbose=0)
+    if save_path is not None:
+        os.makedirs(os.path.dirname(save_path), exist_ok=True)
+        model.save(save_path)
     return {k: [float(v) for v in values] for k, values in history.history.items()}
 
 

@@ -102,6 +102,10 @@ class Study:
         """TensorBoard log directory for unit `key`."""
         return os.path.join(self.output_dir, "tensorboard", _slug(key))
 
+    def model_path(self, key):
+        """Where unit `key` saves its trained model (`models/<key>.keras`)."""
+        return os.path.join(self.output_dir, "models", _slug(key) + ".keras")
+
     def unit(self, key, compute):
         """Return the JSON result of unit `key`, computing it only once.
 

@@ -81,7 +81,8 @@ def _train(study, key, variant, seed, data, settings):
     started = time.time()
     history = _digits.fit_siamese(
         model, settings["loss"], keras.optimizers.Adam(settings["learning_rate"]), dataset,
-        settings["epochs"], settings["steps_per_epoch"], callbacks=[logger])
+        settings["epochs"], settings["steps_per_epoch"], callbacks=[logger],
+        save_path=study.model_path(key))
     train_seconds = time.time() - started
     r_train = _digits.features(encoder, x_train)
     r_test = _digits.features(encoder, x_test)

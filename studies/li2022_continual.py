@@ -159,7 +159,8 @@ def _train(study, key, width, ordering, seed, data, s):
         every_n_epochs=1)
     started = time.time()
     history = _digits.fit_siamese(model, kc.losses.SimSiam(), optimizer, dataset,
-                                  s["epochs"], s["steps_per_epoch"], callbacks=[logger])
+                                  s["epochs"], s["steps_per_epoch"], callbacks=[logger],
+        save_path=study.model_path(key))
     train_seconds = time.time() - started
     r_train = _digits.features(encoder, x_train)
     r_test = _digits.features(encoder, x_test)

@@ -95,33 +95,49 @@ def test_same_seed_gives_identical_results(tmp_path):
     assert "jing2022_strong_augmentation.steps = 300" in config
 
 
-def test_killed_study_resumes_to_the_same_results(tmp_path):
-    """SIGKILL the run once its first unit is on disk, start it again with the
-    same output directory: it skips the finished unit and ends with the results
-    of an uninterrupted run."""
-    command = [sys.executable, "-m", "keras_collapse.cli", *_argv(tmp_path / "killed")]
-    units = tmp_path / "killed" / "units"
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    path = tmp_path_factory.mktemp("whole")
+    assert cli.main(_argv(path)) == 0
+    return _comparable(path)
+
+
+@pytest.mark.parametrize(
+    "signum, after",
+    [
+        (signal.SIGTERM, "k=0.5: running"),  # in the middle of the first run
+        (signal.SIGKILL, "k=0.5: done"),     # between the two runs
+        (signal.SIGKILL, "k=3.0: running"),  # in the middle of the second run
+    ],
+    ids=["sigterm-first-unit", "sigkill-between-units", "sigkill-second-unit"],
+)
+def test_killed_study_resumes_to_the_same_results(tmp_path, uninterrupted, signum, after):
+    """Kill the run when its progress line says `after`, start it again with
+    the same output directory: finished units are read back, the one in
+    progress is redone, and the results equal an uninterrupted run's."""
+    command = [sys.executable, "-u", "-m", "keras_collapse.cli", *_argv(tmp_path)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
     try:
         deadline = time.time() + 240
-        while time.time() < deadline and not glob.glob(str(units / "*.json")):
-            time.sleep(0.05)
-        assert glob.glob(str(units / "*.json")), "no unit finished in time"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        for line in process.stdout:
+            if after in line or time.time() > deadline:
+                break
+        assert after in line, "progress line never printed"
+        process.send_signal(signum)
+        process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
-    assert not (tmp_path / "killed" / "results.json").exists()
+        process.stdout.close()
+    assert not (tmp_path / "results.json").exists()
+    units = tmp_path / "units"
     finished = sorted(os.listdir(units))
-    assert len([f for f in finished if f.endswith(".json")]) == 1
-    # No half-written files: only complete units (atomic writes).
-    for name in finished:
+    for name in finished:  # atomic writes: no half-written or temporary files
+        assert name.endswith(".json") and not name.startswith(".tmp")
         json.loads((units / name).read_text())
 
     resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "finished earlier" in resumed.stdout
-    assert cli.main(_argv(tmp_path / "whole")) == 0
-    assert _comparable(tmp_path / "killed") == _comparable(tmp_path / "whole")
+    assert resumed.stdout.count("finished earlier") == len(finished)
+    assert _comparable(tmp_path) == uninterrupted

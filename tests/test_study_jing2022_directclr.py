@@ -3,6 +3,8 @@
 import glob
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -34,6 +36,19 @@ def test_study_runs_small_and_writes_every_artifact(tmp_path):
     assert unit["representation_dim"] == 16
     assert len(unit["singular_values"]) == 16
     assert 0.0 <= unit["accuracy"] <= 1.0 and 0.0 <= unit["subvector_accuracy"] <= 1.0
+    # The saved model opens without the study code and reports its spectrum.
+    script = (
+        "import sys, keras, numpy as np, keras_collapse as kc\n"
+        "model = keras.saving.load_model(sys.argv[1])\n"
+        "x = kc.data.digits()[0][:200]\n"
+        "report = kc.metrics.spectrum_report(model, x, output='representation')\n"
+        "assert 'studies' not in sys.modules\n"
+        "print(len(report.eigenvalues), report.effective_rank > 1)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "models" / "DirectCLR_seed=0.keras")],
+                         capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["16", "True"]
     # A second run reads every unit back instead of training again.
     before = os.path.getmtime(tmp_path / "units" / "DirectCLR_seed=0.json")
     run_study("jing2022_directclr", tmp_path, SMALL)
