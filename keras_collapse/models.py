@@ -212,21 +212,19 @@ class SiameseModel(keras.Model):
         return {key: tf.reshape(value, (1,)) for key, value in logs.items()}
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras 3 reduces the first distributed batch with `strategy.reduce`
-        # to build the model symbolically, which fails eagerly under
-        # MultiWorkerMirroredStrategy (keras-team/keras#20585). Building from
-        # this replica's own slice gives the same shapes and works everywhere.
+        # Under a strategy Keras 3 builds the model from the first batch,
+        # which it takes from the training iterator: with a repeated dataset
+        # and `steps_per_epoch` that batch is then never trained on, and
+        # under MultiWorkerMirroredStrategy its `strategy.reduce` fails
+        # eagerly (keras-team/keras#20585). Build from zeros of the dataset's
+        # element spec instead: same shapes, no batch consumed.
         strategy = getattr(self, "_distribute_strategy", None)
         if strategy is None or iterator is None:
             return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-        for _, _, it in iterator:
-            batch = next(it)
-            data_batch = tf.nest.map_structure(
-                lambda v: strategy.experimental_local_results(v)[0]
-                if isinstance(v, tf.distribute.DistributedValues) else v,
-                batch,
-            )
-            break
+        spec = iterator.data_adapter.get_tf_dataset().element_spec
+        data_batch = tf.nest.map_structure(
+            lambda s: tf.zeros([2 if d is None else d for d in s.shape], s.dtype), spec
+        )
         with strategy.scope():
             self._symbolic_build(data_batch=data_batch)
 

@@ -142,15 +142,15 @@ def build_encoder(input_shape, architecture="conv", width=32, representation_dim
         for index, (channels, stride) in enumerate(((width, 1), (2 * width, 2), (dim, 1))):
             x = layers.Conv2D(channels, 3, strides=stride, padding="same", use_bias=False,
                               name=f"conv_{index}")(x)
-            x = layers.BatchNormalization(name=f"bn_{index}")(x)
+            x = layers.BatchNormalization(synchronized=True, name=f"bn_{index}")(x)
             x = layers.ReLU(name=f"relu_{index}")(x)
         outputs = layers.GlobalAveragePooling2D(name="pool")(x)
     else:
         x = layers.Flatten()(inputs)
         x = layers.Dense(4 * width, use_bias=False, name="dense_0")(x)
-        x = layers.ReLU()(layers.BatchNormalization(name="bn_0")(x))
+        x = layers.ReLU()(layers.BatchNormalization(synchronized=True, name="bn_0")(x))
         x = layers.Dense(dim, use_bias=False, name="dense_1")(x)
-        outputs = layers.ReLU()(layers.BatchNormalization(name="bn_1")(x))
+        outputs = layers.ReLU()(layers.BatchNormalization(synchronized=True, name="bn_1")(x))
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -64,3 +64,64 @@ def test_two_workers_match_single_process(tmp_path):
     assert not (tmp_path / "worker1.npz").exists(), "only the chief writes"
     for expected, got in zip(_weights(single), _weights(tmp_path / "worker0.npz"), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+STUDY_SMALL = [
+    "jing2022_directclr.epochs = 2",
+    "jing2022_directclr.steps_per_epoch = 2",
+    "jing2022_directclr.num_seeds = 1",
+    "jing2022_directclr.batch_size = 64",
+    "jing2022_directclr.width = 4",
+    "jing2022_directclr.embedding_dim = 8",
+    "jing2022_directclr.hidden_dim = 16",
+    "jing2022_directclr.directclr_dim = 8",
+    "jing2022_directclr.probe_size = 64",
+]
+
+
+def _study_command(output_dir, strategy):
+    command = [sys.executable, "-m", "keras_collapse.cli", "run", "gin/jing2022_directclr.gin",
+               "--output_dir", str(output_dir), "--gin_param", f"experiment.strategy = '{strategy}'"]
+    for binding in STUDY_SMALL:
+        command += ["--gin_param", binding]
+    return command
+
+
+def test_study_under_two_workers_matches_single_process(tmp_path):
+    """A short DirectCLR study under `experiment.strategy = 'multi_worker'`:
+    it completes, only the chief writes results, and every run's training loss
+    and representation spectrum match the single-process study."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    subprocess.run(_study_command(tmp_path / "single", "default"), cwd=root, env=env,
+                   check=True, timeout=TIMEOUT_S, capture_output=True)
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = []
+    try:
+        for index in range(2):
+            config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            processes.append(subprocess.Popen(
+                _study_command(tmp_path / "multi", "multi_worker"), cwd=root,
+                env={**env, "TF_CONFIG": json.dumps(config)},
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        for process in processes:
+            output, _ = process.communicate(timeout=TIMEOUT_S)
+            assert process.returncode == 0, output.decode()[-3000:]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    # The chief writes the results; the other worker keeps its own copy apart.
+    assert (tmp_path / "multi" / "results.json").exists()
+    assert (tmp_path / "multi" / "workers" / "worker-1" / "units").is_dir()
+    assert not (tmp_path / "multi" / "workers" / "worker-0").exists()
+    single_units = sorted((tmp_path / "single" / "units").glob("*.json"))
+    assert len(single_units) == 4
+    for path in single_units:
+        one = json.loads(path.read_text())
+        two = json.loads((tmp_path / "multi" / "units" / path.name).read_text())
+        np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-4, err_msg=path.name)
+        np.testing.assert_allclose(two["eigenvalues"], one["eigenvalues"], rtol=1e-3, atol=1e-7,
+                                   err_msg=path.name)
