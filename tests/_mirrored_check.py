@@ -182,6 +182,37 @@ def logger_spectra():
     }
 
 
+def mixed_precision_losses():
+    """Training losses of two fit epochs under mixed-precision policies,
+    one device vs mirrored (NT-Xent; BatchNorm head)."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    data = (
+        tf.data.Dataset.from_tensor_slices((x, x + 0.1))
+        .batch(32, drop_remainder=True)
+        .map(lambda a, b: ((a, b),))
+    )
+    out = {}
+    for policy in ("mixed_float16", "mixed_bfloat16"):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            for name, scope in (("single", tf.distribute.get_strategy().scope()),
+                                ("mirrored", STRATEGY.scope())):
+                with scope:
+                    keras.utils.set_random_seed(6)
+                    encoder = keras.Sequential(
+                        [keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                         keras.layers.Dense(8)])
+                    model = kc.models.SiameseModel(
+                        encoder, head=kc.layers.ProjectionHead(4, hidden_dims=(8,)))
+                    model.compile(optimizer=keras.optimizers.SGD(0.01), loss=kc.losses.NTXent(0.1))
+                history = model.fit(data, epochs=2, verbose=0)
+                out[f"{policy}/{name}"] = history.history["loss"]
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+    return out
+
+
 if __name__ == "__main__":
     json.dump(
         {
@@ -189,6 +220,7 @@ if __name__ == "__main__":
             "fit": fit_weights(),
             "errors": configuration_errors(),
             "logger": logger_spectra(),
+            "mixed": mixed_precision_losses(),
         },
         sys.stdout,
     )

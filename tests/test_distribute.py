@@ -75,6 +75,16 @@ def test_spectrum_logger_logs_the_same_spectrum_under_a_strategy(mirrored_result
         np.testing.assert_allclose(mirrored[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
 
 
+@pytest.mark.parametrize("policy, rtol", [("mixed_float16", 2e-3), ("mixed_bfloat16", 2e-2)])
+def test_mixed_precision_under_a_strategy(mirrored_results, policy, rtol):
+    """The objectives compute in float32 under both policies; the mirrored
+    losses follow the one-device ones within the policy's precision."""
+    single = mirrored_results["mixed"][f"{policy}/single"]
+    mirrored = mirrored_results["mixed"][f"{policy}/mirrored"]
+    assert np.all(np.isfinite(mirrored))
+    np.testing.assert_allclose(mirrored, single, rtol=rtol)
+
+
 def test_check_global_batch_on_one_device():
     assert kc.distribute.check_global_batch(8, min_per_replica=2) == 8
     with pytest.raises(ValueError, match="global_batch_size"):
