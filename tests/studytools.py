@@ -5,6 +5,20 @@ import os
 
 from keras_collapse import cli
 
+# A DirectCLR study small enough for seconds (also run under two workers).
+DIRECTCLR_SMALL = [
+    "jing2022_directclr.epochs = 2",
+    "jing2022_directclr.steps_per_epoch = 2",
+    "jing2022_directclr.num_seeds = 1",
+    "jing2022_directclr.batch_size = 64",
+    "jing2022_directclr.width = 4",
+    "jing2022_directclr.embedding_dim = 8",
+    "jing2022_directclr.hidden_dim = 16",
+    "jing2022_directclr.directclr_dim = 8",
+    "jing2022_directclr.probe_size = 64",
+    "jing2022_directclr.log_every_n_epochs = 1",
+]
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

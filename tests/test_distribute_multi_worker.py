@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import numpy as np
+from studytools import DIRECTCLR_SMALL
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "_multi_worker_check.py")
 TIMEOUT_S = 240
@@ -34,11 +35,9 @@ def _weights(path):
         return [data[key] for key in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
 
 
-def test_two_workers_match_single_process(tmp_path):
+def _run_two_workers(command_of, cwd=None):
+    """Start worker 0 and 1 (TF_CONFIG on loopback ports) and wait for both."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    single = tmp_path / "single.npz"
-    subprocess.run([sys.executable, SCRIPT, str(single)], env=env, check=True, timeout=TIMEOUT_S)
-
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = []
     try:
@@ -46,7 +45,8 @@ def test_two_workers_match_single_process(tmp_path):
             config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
             processes.append(
                 subprocess.Popen(
-                    [sys.executable, SCRIPT, str(tmp_path / f"worker{index}.npz")],
+                    command_of(index),
+                    cwd=cwd,
                     env={**env, "TF_CONFIG": json.dumps(config)},
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
@@ -61,28 +61,23 @@ def test_two_workers_match_single_process(tmp_path):
                 process.kill()
                 process.wait()
 
+
+def test_two_workers_match_single_process(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    single = tmp_path / "single.npz"
+    subprocess.run([sys.executable, SCRIPT, str(single)], env=env, check=True, timeout=TIMEOUT_S)
+
+    _run_two_workers(lambda index: [sys.executable, SCRIPT, str(tmp_path / f"worker{index}.npz")])
+
     assert not (tmp_path / "worker1.npz").exists(), "only the chief writes"
     for expected, got in zip(_weights(single), _weights(tmp_path / "worker0.npz"), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
-STUDY_SMALL = [
-    "jing2022_directclr.epochs = 2",
-    "jing2022_directclr.steps_per_epoch = 2",
-    "jing2022_directclr.num_seeds = 1",
-    "jing2022_directclr.batch_size = 64",
-    "jing2022_directclr.width = 4",
-    "jing2022_directclr.embedding_dim = 8",
-    "jing2022_directclr.hidden_dim = 16",
-    "jing2022_directclr.directclr_dim = 8",
-    "jing2022_directclr.probe_size = 64",
-]
-
-
 def _study_command(output_dir, strategy):
     command = [sys.executable, "-m", "keras_collapse.cli", "run", "gin/jing2022_directclr.gin",
                "--output_dir", str(output_dir), "--gin_param", f"experiment.strategy = '{strategy}'"]
-    for binding in STUDY_SMALL:
+    for binding in DIRECTCLR_SMALL:
         command += ["--gin_param", binding]
     return command
 
@@ -95,23 +90,7 @@ def test_study_under_two_workers_matches_single_process(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     subprocess.run(_study_command(tmp_path / "single", "default"), cwd=root, env=env,
                    check=True, timeout=TIMEOUT_S, capture_output=True)
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    processes = []
-    try:
-        for index in range(2):
-            config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-            processes.append(subprocess.Popen(
-                _study_command(tmp_path / "multi", "multi_worker"), cwd=root,
-                env={**env, "TF_CONFIG": json.dumps(config)},
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-        for process in processes:
-            output, _ = process.communicate(timeout=TIMEOUT_S)
-            assert process.returncode == 0, output.decode()[-3000:]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    _run_two_workers(lambda index: _study_command(tmp_path / "multi", "multi_worker"), cwd=root)
 
     # The chief writes the results; the other worker keeps its own copy apart.
     assert (tmp_path / "multi" / "results.json").exists()

@@ -9,21 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from studytools import check_artifacts, run_study
+from studytools import DIRECTCLR_SMALL, check_artifacts, run_study
 from studies import _digits, jing2022_directclr as study
 
-SMALL = [
-    "jing2022_directclr.epochs = 1",
-    "jing2022_directclr.steps_per_epoch = 2",
-    "jing2022_directclr.num_seeds = 1",
-    "jing2022_directclr.batch_size = 64",
-    "jing2022_directclr.width = 4",
-    "jing2022_directclr.embedding_dim = 8",
-    "jing2022_directclr.hidden_dim = 16",
-    "jing2022_directclr.directclr_dim = 8",
-    "jing2022_directclr.probe_size = 64",
-    "jing2022_directclr.log_every_n_epochs = 1",
-]
+SMALL = DIRECTCLR_SMALL
 
 
 def test_study_runs_small_and_writes_every_artifact(tmp_path):
