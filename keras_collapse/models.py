@@ -155,6 +155,10 @@ class SiameseModel(keras.Model):
     def fit(self, x=None, *args, **kwargs):
         """`keras.Model.fit`, checking first that the batch suits the replicas."""
         self._check_distributed_batch(x)
+        if isinstance(x, tf.data.Dataset):
+            # Keras ignores `shuffle` for datasets (kc.data pipelines shuffle
+            # themselves) but warns on every call when it is left at True.
+            kwargs.setdefault("shuffle", False)
         return super().fit(x, *args, **kwargs)
 
     def _check_distributed_batch(self, data):
