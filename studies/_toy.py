@@ -14,6 +14,8 @@ Used by ``jing2022_strong_augmentation``, ``jing2022_implicit_regularization``
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -229,6 +231,17 @@ def train(objective, data, std, steps, optimizer, batch_size=None, record_every=
     while done < steps:
         count = min(record_every, steps - done)
         loss = float(chunk(tf.constant(count)))
+        if not math.isfinite(loss):
+            learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            raise kc.guards.NonFiniteLossError(
+                f"Non-finite training loss ({loss}) in steps {done + 1}-{done + count} of "
+                f"{steps}. Objective: {type(objective).__name__} of "
+                f"{getattr(objective, 'loss', objective)!r}; optimizer "
+                f"{type(optimizer).__name__}, learning rate {learning_rate:g}. Likely "
+                "cause: the learning rate is too large for this objective (lower it in "
+                "the study's gin bindings).",
+                step=done + count, loss=loss, objective=type(objective).__name__,
+                causes=["learning rate too large"])
         done += count
         record(done, loss)
     if writer is not None:

@@ -4,6 +4,7 @@ import glob
 
 import keras
 import numpy as np
+import pytest
 
 import keras_collapse as kc
 from studytools import check_artifacts, run_study
@@ -46,3 +47,14 @@ def test_ema_teacher_follows_the_student():
     np.testing.assert_allclose(objective.teacher.layers[0].kernel.numpy(), 0.5 * before)
     history = _toy.train(objective, np.eye(2), 0.1, 2, keras.optimizers.AdamW(0.01), record_every=2)
     assert np.all(np.isfinite(history["loss"][1:]))
+
+
+def test_diverging_toy_run_stops_with_a_diagnosis():
+    """A learning rate far too large makes VICReg's loss non-finite: training
+    stops with the step range, the objective and the likely cause, instead of
+    recording NaN spectra."""
+    model = _toy.linear_net(2, 4, init="glorot")
+    objective = _toy.PairObjective(model, kc.losses.VICReg(10.0, 10.0, 1.0))
+    data = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    with pytest.raises(kc.guards.NonFiniteLossError, match=r"Non-finite training loss .* learning rate 1e\+06.*too large"):
+        _toy.train(objective, data, 0.1, 200, keras.optimizers.SGD(1e6), record_every=10)
