@@ -183,7 +183,7 @@ def curvature_at_origin(loss_fn, views_a, views_b, output_dim=8, weight_decay=0.
     Example:
 
     >>> import keras_collapse as kc
-    >>> a, b = gaussian_views([1.0, 0.0], [0.5, 0.5], num_batches=8)
+    >>> a, b = gaussian_views([1.0, 0.0], [0.5, 0.0], num_batches=8)
     >>> k = curvature_at_origin(kc.losses.spectral_contrastive, a, b)
     >>> bool(k[0] < -3.5 and abs(k[1]) < 1e-6)  # closed form -4 s_k
     True
