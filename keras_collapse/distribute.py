@@ -18,7 +18,11 @@ import tensorflow as tf
 
 
 def num_replicas():
-    """Number of replicas in sync in the current context (1 outside a strategy).
+    """Replicas the objectives gather over in the current context.
+
+    `num_replicas_in_sync` inside `strategy.run` (a replica context); 1
+    outside a strategy and in a cross-replica context, where nothing is
+    gathered (:func:`global_batch` is then the identity).
 
     Example:
 
@@ -26,9 +30,7 @@ def num_replicas():
     1
     """
     context = tf.distribute.get_replica_context()
-    if context is None:  # cross-replica context: the strategy's own count
-        return tf.distribute.get_strategy().num_replicas_in_sync
-    return context.num_replicas_in_sync
+    return 1 if context is None else context.num_replicas_in_sync
 
 
 def global_batch(x):
@@ -49,9 +51,9 @@ def global_batch(x):
     >>> gathered.shape, int(offset)
     (TensorShape([4, 2]), 0)
     """
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
+    if num_replicas() == 1:
         return x, tf.constant(0, tf.int32)
+    context = tf.distribute.get_replica_context()
     gathered = context.all_gather(x, axis=0)
     replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
     return gathered, replica * tf.shape(x, out_type=tf.int32)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from keras_collapse.distribute import num_replicas
 from keras_collapse.losses import _ops
 
 
@@ -44,8 +45,7 @@ class PairLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         loss = type(self).fn(y_true, y_pred, **self._settings())
-        context = tf.distribute.get_replica_context()
-        replicas = 1 if context is None else context.num_replicas_in_sync
+        replicas = num_replicas()
         if loss.shape.rank == 0 and replicas > 1 and self.reduction not in (None, "none"):
             # A whole-batch objective is computed on the gathered global batch by
             # every replica; Keras scales per-example losses by 1/replicas but

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from keras_collapse import _checks
-from keras_collapse.distribute import global_batch
+from keras_collapse.distribute import global_batch, num_replicas
 from keras_collapse.losses import _ops
 from keras_collapse.losses._base import PairLoss
 
@@ -48,11 +48,6 @@ def _symmetric_dot(z_a, z_b, temperature):
     )
 
 
-def _single_replica():
-    context = tf.distribute.get_replica_context()
-    return context is None or context.num_replicas_in_sync == 1
-
-
 def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True):
     """Per-example InfoNCE loss between two views.
 
@@ -91,7 +86,7 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True):
     temperature = _checks.positive_float("temperature", temperature)
     _checks.one_of("similarity", similarity, SIMILARITIES)
     z_a, z_b = _ops.check_pair(z_a, z_b, min_batch=2)
-    if symmetric and similarity == "dot" and _single_replica():
+    if symmetric and similarity == "dot" and num_replicas() == 1:
         return _symmetric_dot(z_a, z_b, temperature)
     loss = _one_direction(z_a, z_b, temperature, similarity)
     if symmetric:

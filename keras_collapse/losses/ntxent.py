@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from keras_collapse import _checks
-from keras_collapse.distribute import global_batch
+from keras_collapse.distribute import global_batch, num_replicas
 from keras_collapse.losses import _ops
 from keras_collapse.losses._base import PairLoss
 
@@ -54,7 +54,7 @@ def nt_xent(z_a, z_b, temperature=0.5):
     logits = tf.matmul(anchors, candidates, transpose_b=True)
     local = tf.range(n) + offset
     positive = tf.concat([local + big_n, local], axis=0)
-    if global_a is h_a:
+    if num_replicas() == 1:
         # One replica: an anchor's own column is the diagonal; overwrite it in
         # one pass rather than building and subtracting a (2N, 2N) one-hot.
         logits = tf.linalg.set_diag(
