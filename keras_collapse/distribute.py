@@ -161,6 +161,24 @@ def scaled_learning_rate(base_learning_rate, global_batch_size, base_batch_size=
     return base_learning_rate * global_batch_size / base_batch_size
 
 
+def _cluster():
+    """`(cluster, task)` dicts from the `TF_CONFIG` environment variable."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    return config.get("cluster", {}), config.get("task", {})
+
+
+def task_name():
+    """`"<type>-<index>"` of this process's `TF_CONFIG` task, or `None` without one.
+
+    Example:
+
+    >>> task_name() is None
+    True
+    """
+    _, task = _cluster()
+    return f"{task['type']}-{task.get('index', 0)}" if task else None
+
+
 def is_chief():
     """Whether this process should write logs and results (`TF_CONFIG` aware).
 
@@ -172,9 +190,7 @@ def is_chief():
     >>> is_chief()
     True
     """
-    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    task = config.get("task", {})
-    cluster = config.get("cluster", {})
+    cluster, task = _cluster()
     if not task:
         return True
     if "chief" in cluster:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from keras_collapse.distribute import check_global_batch
+
 
 def _clone(layer):
     """A fresh, unbuilt copy of a layer or model with the same config."""
@@ -162,8 +164,6 @@ class SiameseModel(keras.Model):
         return super().fit(x, *args, **kwargs)
 
     def _check_distributed_batch(self, data):
-        from keras_collapse.distribute import check_global_batch
-
         strategy = self.distribute_strategy
         if strategy.num_replicas_in_sync == 1 or not isinstance(data, tf.data.Dataset):
             return

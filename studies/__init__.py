@@ -8,7 +8,6 @@ Each study is a module with one ``@gin.configurable`` entry function taking a
 from __future__ import annotations
 
 import importlib
-import json
 import os
 
 import gin
@@ -70,8 +69,7 @@ def _worker_dir(output_dir):
     """
     if kc.distribute.is_chief():
         return output_dir
-    task = json.loads(os.environ["TF_CONFIG"])["task"]
-    return os.path.join(output_dir, "workers", f"{task['type']}-{task['index']}")
+    return os.path.join(output_dir, "workers", kc.distribute.task_name())
 
 
 @gin.configurable
