@@ -54,9 +54,23 @@ def global_batch(x):
     if num_replicas() == 1:
         return x, tf.constant(0, tf.int32)
     context = tf.distribute.get_replica_context()
-    gathered = context.all_gather(x, axis=0)
+    # An all-reduce of zero-padded blocks rather than `context.all_gather`:
+    # XLA has no kernel for CollectiveGatherV2, so `jit_compile=True` under a
+    # strategy would fail, while CollectiveReduceV2 compiles. Exact (each entry
+    # is one value plus zeros); its gradient is the all-reduced gradient of the
+    # local block, as for all_gather. Embeddings are small next to the model's
+    # gradients, so the all-reduce's extra traffic does not matter.
+    replicas = context.num_replicas_in_sync
     replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
-    return gathered, replica * tf.shape(x, out_type=tf.int32)[0]
+    local = tf.shape(x, out_type=tf.int32)[0]
+    padding = tf.concat(
+        [[[replica * local, (replicas - 1 - replica) * local]],
+         tf.zeros([tf.rank(x) - 1, 2], tf.int32)], axis=0)
+    gathered = context.all_reduce("sum", tf.pad(x, padding))
+    if x.shape.rank is not None:
+        rows = None if x.shape[0] is None else replicas * x.shape[0]
+        gathered = tf.ensure_shape(gathered, [rows] + x.shape[1:].as_list())
+    return gathered, replica * local
 
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")

@@ -213,6 +213,48 @@ def mixed_precision_losses():
     return out
 
 
+def _op_types(graph_def):
+    types = {node.op for node in graph_def.node}
+    for function in graph_def.library.function:
+        types |= {node.op for node in function.node_def}
+    return types
+
+
+def ops_without_xla_kernel():
+    """Op types of one traced replica train step (objective, synchronised-BN
+    head, predictor and EMA target) that XLA cannot compile for a GPU.
+
+    XLA's CPU backend implements no collectives ("Collectives are not yet
+    implemented for CPU devices when compiling with XLA"), so `jit_compile=True`
+    under a strategy cannot run here; this checks what it needs on a GPU: every
+    op has an `XLA_GPU_JIT` kernel (Placeholder is the step's argument).
+    """
+    from tensorflow.python.framework import kernels
+
+    x = np.zeros((32, 8), "float32")
+    data = tf.data.Dataset.from_tensor_slices((x, x)).batch(32, drop_remainder=True)
+    data = data.map(lambda a, b: ((a, b),))
+    batch = next(iter(STRATEGY.experimental_distribute_dataset(data)))
+    out = {}
+    for name, loss in objectives().items():
+        with STRATEGY.scope():
+            encoder = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8)])
+            predictor = name in ("simsiam", "byol")
+            model = kc.models.SiameseModel(
+                encoder, head=kc.layers.ProjectionHead(4, hidden_dims=(8,)),
+                predictor=kc.layers.PredictionHead(4, hidden_dim=4) if predictor else None)
+            model.compile(optimizer="sgd", loss=loss)
+        model.fit(data, verbose=0)  # builds the model, the optimizer and the target
+        step = tf.function(lambda batch, model=model: STRATEGY.run(model.train_step, (batch,)))
+        graph = step.get_concrete_function(batch).graph.as_graph_def()
+        out[name] = sorted(
+            op for op in _op_types(graph)
+            if "XLA_GPU_JIT" not in {
+                k.device_type for k in kernels.get_registered_kernels_for_op(op).kernel}
+        )
+    return out
+
+
 if __name__ == "__main__":
     json.dump(
         {
@@ -221,6 +263,7 @@ if __name__ == "__main__":
             "errors": configuration_errors(),
             "logger": logger_spectra(),
             "mixed": mixed_precision_losses(),
+            "xla": ops_without_xla_kernel(),
         },
         sys.stdout,
     )
