@@ -10,6 +10,9 @@ Rows (see benchmarks/README.md):
   (FLOPs counted forward AND backward; each row states its count).
   Target 1.5. SimSiam/BYOL have no matmul, so their row compares with one
   fused elementwise pass over the same tensors instead and has no target.
+* ``<objective> fwd+bwd / its matmuls at their shapes``: the same step over
+  only the counted matmuls at their actual shapes (reported only): splits a
+  limit ratio into "matmul shapes below peak" and "everything else".
 * ``<objective> jit / tf.function``: the same step with ``jit_compile=True``
   over plain ``tf.function`` (< 1: XLA is faster). Reported only; the row's
   existence shows that XLA compiles the objective.
@@ -41,17 +44,21 @@ SIZES = {
 
 
 def _objectives(cfg):
-    """(row name, loss factory, dim, pair inputs?, FLOP function, FLOP text)."""
+    """(row name, loss factory, dim, pair inputs?, matmul shapes, FLOP text).
+
+    ``matmul shapes(n, d)`` lists the (m, k, p) products counted against the
+    limit (forward and backward); FLOPs are Σ 2·m·k·p.
+    """
     from keras_collapse import losses as L
 
-    def nt(n, d):
-        return 3 * 2 * (2 * n) ** 2 * d
+    def nt(n, d):  # (2N×d)·(d×2N) forward, two (2N×2N)·(2N×d) backward
+        return [(2 * n, d, 2 * n), (2 * n, 2 * n, d), (2 * n, 2 * n, d)]
 
-    def sq(n, d):  # one (N, d)·(d, N) similarity
-        return 3 * 2 * n * n * d
+    def sq(n, d):  # one (N×d)·(d×N) similarity
+        return [(n, d, n), (n, n, d), (n, n, d)]
 
-    def cc(n, d):  # one (d, N)·(N, d) cross-correlation / covariance
-        return 3 * 2 * n * d * d
+    def cc(n, d):  # one (d×N)·(N×d) cross-correlation / covariance
+        return [(d, n, d), (n, d, d), (n, d, d)]
 
     nt_text = "(2N×d)·(d×2N) similarity: 2·(2N)²·d fwd + 2× that bwd = 6·(2N)²·d"
     sq_text = "(N×d)·(d×N) similarity: 2·N²·d fwd + 2× bwd = 6·N²·d"
@@ -72,6 +79,19 @@ def _objectives(cfg):
         (f"BYOL d={d}", L.BYOL, d, True, None, "no matmul"),
     ]
     return rows
+
+
+def _flops(shapes):
+    return sum(2 * m * k * p for m, k, p in shapes)
+
+
+def _matmul_floor(shapes):
+    """Only the counted matmuls, at their shapes, in one tf.function."""
+    import tensorflow as tf
+
+    g = tf.random.Generator.from_seed(2)
+    operands = [(g.normal((m, k)), g.normal((k, p))) for m, k, p in shapes]
+    return tf.function(lambda: [tf.matmul(a, b) for a, b in operands])
 
 
 def _inputs(n, d, pairs, seed=0):
@@ -123,29 +143,34 @@ def _timing_rows(cfg):
     fns, meta = {}, {}
     mm = _matmul_fn(cfg["mm"])
     fns["matmul"] = lambda: _timing.block(mm())
-    for name, factory, dim, pairs, flops, text in _objectives(cfg):
-        variables = _inputs(cfg["batch"], dim, pairs)
+    n = cfg["batch"]
+    for name, factory, dim, pairs, shapes, text in _objectives(cfg):
+        variables = _inputs(n, dim, pairs)
         for jit in (False, True):
             step = _step_fn(factory(), variables, pairs, jit)
             fns[(name, jit)] = lambda step=step: _timing.block(step())
-        if flops is None:
+        if shapes is None:
             ref = _elementwise_reference(variables)
             fns[(name, "ref")] = lambda ref=ref: _timing.block(ref())
-        meta[name] = (dim, flops, text)
+        else:
+            floor = _matmul_floor(shapes(n, dim))
+            fns[(name, "floor")] = lambda floor=floor: _timing.block(floor())
+        meta[name] = (dim, shapes, text)
     times = _timing.interleaved(fns, reps=cfg["reps"], warmup=2)
     mm_flops = 2 * cfg["mm"] ** 3
     rates = [mm_flops / t for t in times["matmul"]]
     gflops = _timing.median(rates) / 1e9
-    reps, n = cfg["reps"], cfg["batch"]
+    reps = cfg["reps"]
     rows = [{"group": "losses", "name": "matmul throughput (GFLOP/s, not a ratio)",
              "ratio": gflops, "target": None,
              "detail": f"float32 {cfg['mm']}×{cfg['mm']}·{cfg['mm']}×{cfg['mm']} in a "
                        f"tf.function: {_timing.ms(_timing.median(times['matmul']))} "
                        f"→ {gflops:.1f} GFLOP/s (median of {reps} interleaved reps)"}]
-    for name, (dim, flops, text) in meta.items():
+    floors = []
+    for name, (dim, shapes, text) in meta.items():
         t_graph = _timing.median(times[(name, False)])
-        if flops is not None:
-            count = flops(n, dim)
+        if shapes is not None:
+            count = _flops(shapes(n, dim))
             # per rep: time over (FLOPs / that rep's matmul rate)
             ratio = _timing.median(t * r / count for t, r in zip(times[(name, False)], rates))
             rows.append({
@@ -153,6 +178,15 @@ def _timing_rows(cfg):
                 "target": 1.5,
                 "detail": f"N={n}: {_timing.ms(t_graph)} vs {count / 1e9:.3f} GFLOP at "
                           f"{gflops:.0f} GFLOP/s = {_timing.ms(count / gflops / 1e9)}; {text}"})
+            t_floor = _timing.median(times[(name, "floor")])
+            at_rate = _timing.median(t * r / count for t, r in zip(times[(name, "floor")], rates))
+            floors.append({
+                "group": "losses-floor", "name": f"{name} fwd+bwd / its matmuls at their shapes",
+                "ratio": _timing.paired_ratio(times, (name, False), (name, "floor")),
+                "target": None,
+                "detail": f"N={n}: {_timing.ms(t_graph)} vs the counted matmuls alone at their "
+                          f"shapes {_timing.ms(t_floor)}, which take {at_rate:.2f}× the limit "
+                          f"({' + '.join(f'{m}×{k}·{k}×{p}' for m, k, p in shapes(n, dim))})"})
         else:
             ratio = _timing.paired_ratio(times, (name, False), (name, "ref"))
             rows.append({
@@ -161,6 +195,7 @@ def _timing_rows(cfg):
                 "detail": f"N={n}: {_timing.ms(t_graph)} vs one fused Σp·t pass fwd+bwd "
                           f"{_timing.ms(_timing.median(times[(name, 'ref')]))}; no matmul, so "
                           "the matmul bound does not apply (l2-normalise + cosine, O(N·d))"})
+    rows += floors
     for name in meta:
         t_graph, t_jit = (_timing.median(times[(name, jit)]) for jit in (False, True))
         rows.append({

@@ -12,6 +12,18 @@ def _f64(x):
     return np.asarray(x, dtype=np.float64)
 
 
+def numeric_gradient(objective, x, step=1e-6):
+    """Central differences of a float64 scalar `objective` at array `x`."""
+    x = _f64(x)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(*x.shape):
+        up, down = x.copy(), x.copy()
+        up[index] += step
+        down[index] -= step
+        grad[index] = (objective(up) - objective(down)) / (2 * step)
+    return grad
+
+
 def _cos(u, v):
     return float(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))
 

@@ -26,6 +26,18 @@ def test_matches_numpy_reference(shape, alpha):
     assert float(R.WERank(alpha)(tf.constant(kernel))) == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_gradient_matches_central_differences_of_reference(shape):
+    """The penalty's hand-written gradient against the NumPy formula."""
+    kernel = tf.constant(np.random.default_rng(2).normal(size=shape).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(kernel)
+        value = R.werank_penalty(kernel, alpha=0.7)
+    got = tape.gradient(value, kernel).numpy()
+    expected = ref.numeric_gradient(lambda w: ref.werank(w, 0.7), kernel.numpy())
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4 * np.abs(expected).max())
+
+
 def test_hand_worked_values():
     """W = [[1, 0], [0, 2], [0, 0]] (3×2, d_in ≥ d_out): WᵀW = diag(1, 4),
     ‖WᵀW − I‖_F = ‖diag(0, 3)‖_F = 3, so α = 0.1 gives 0.3.

@@ -80,20 +80,29 @@ def self_mask(rows, columns, offset):
     return tf.one_hot(tf.range(rows) + offset, columns, dtype=tf.float32)
 
 
+def scaled_similarity(a, b, factor):
+    """`factor · a bᵀ`, scaling whichever of `a` and the result is smaller.
+
+    Args:
+        a: `(n, d)` float32.
+        b: `(m, d)` float32.
+        factor: scalar (e.g. `1/τ`).
+
+    Returns:
+        `(n, m)` float32. With static shapes the scaling is one pass over
+        `n·min(d, m)` entries rather than always over the larger operand.
+    """
+    if a.shape[1] is not None and b.shape[0] is not None and a.shape[1] > b.shape[0]:
+        return tf.matmul(a, b, transpose_b=True) * factor
+    return tf.matmul(a * factor, b, transpose_b=True)
+
+
 def squared_distances(a, b):
     """`(n, m)` matrix of ‖a_i − b_j‖², clipped at 0 against round-off."""
     cross = tf.matmul(a, b, transpose_b=True)
     a2 = tf.reduce_sum(tf.square(a), axis=1, keepdims=True)
     b2 = tf.reduce_sum(tf.square(b), axis=1)[tf.newaxis, :]
     return tf.maximum(a2 + b2 - 2.0 * cross, 0.0)
-
-
-def off_diagonal_square_sum(matrix):
-    """Σ_{i≠j} M_ij² of a square matrix."""
-    # 2·l2_loss is Σ M² in one fused pass (its gradient is one pass too).
-    return 2.0 * tf.nn.l2_loss(matrix) - tf.reduce_sum(
-        tf.square(tf.linalg.diag_part(matrix))
-    )
 
 
 def split_prediction(value, name):

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from keras_collapse import _checks
 from keras_collapse.distribute import global_batch
-from keras_collapse.losses import _ops
+from keras_collapse.losses import _fused, _ops
 from keras_collapse.losses._base import PairLoss
 
 # BatchNorm1d(affine=False) of the authors' code: biased variance, this epsilon.
@@ -16,8 +16,15 @@ STANDARDIZE_EPSILON = 1e-5
 
 def standardize(z):
     """Per-dimension batch standardisation `(z − mean) / sqrt(var + 1e-5)`."""
-    mean, variance = tf.nn.moments(z, axes=[0])
-    return (z - mean) / tf.sqrt(variance + STANDARDIZE_EPSILON)
+    # TensorFlow's fused batch-norm kernel (and its one-kernel gradient) on a
+    # (N, 1, 1, d) view: half the time of moments + normalise, same values.
+    n, d = tf.shape(z)[0], tf.shape(z)[1]
+    y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+        tf.reshape(z, [n, 1, 1, d]), tf.ones([d]), tf.zeros([d]),
+        epsilon=STANDARDIZE_EPSILON, is_training=True)
+    y = tf.reshape(y, tf.shape(z))
+    y.set_shape(z.shape)
+    return y
 
 
 def barlow_twins(z_a, z_b, redundancy_weight=5e-3):
@@ -54,11 +61,14 @@ def barlow_twins(z_a, z_b, redundancy_weight=5e-3):
     z_a, z_b = _ops.check_pair(z_a, z_b, min_batch=2)
     z_a, _ = global_batch(z_a)
     z_b, _ = global_batch(z_b)
-    n = tf.cast(tf.shape(z_a)[0], tf.float32)
-    # 1/N scales a (N, d) input, not the (d, d) result: one pass fewer.
-    c = tf.matmul(standardize(z_a) / n, standardize(z_b), transpose_a=True)
-    on_diagonal = tf.reduce_sum(tf.square(1.0 - tf.linalg.diag_part(c)))
-    return on_diagonal + redundancy_weight * _ops.off_diagonal_square_sum(c)
+    scale = 1.0 / tf.cast(tf.shape(z_a)[0], tf.float32)
+    z_a, z_b = standardize(z_a), standardize(z_b)
+    # C_ii from the (N, d) inputs; the off-diagonal sum's gradient multiplies
+    # by C itself (no elementwise pass over the (d, d) matrix, see _fused).
+    c_ii = _fused.diagonal_of_product(z_a, z_b, scale)
+    on_diagonal = tf.reduce_sum(tf.square(1.0 - c_ii))
+    off_diagonal = _fused.off_diagonal_square_sum_of_product(z_a, z_b, scale)
+    return on_diagonal + redundancy_weight * off_diagonal
 
 
 @keras.saving.register_keras_serializable(package="keras_collapse")

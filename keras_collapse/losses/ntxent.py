@@ -43,6 +43,16 @@ def nt_xent(z_a, z_b, temperature=0.5):
     temperature = _checks.positive_float("temperature", temperature)
     z_a, z_b = _ops.check_pair(z_a, z_b, min_batch=2)
     h_a, h_b = _ops.l2_normalize(z_a), _ops.l2_normalize(z_b)
+    if num_replicas() == 1:
+        per_anchor = _symmetric(tf.concat([h_a, h_b], axis=0), temperature)
+    else:
+        per_anchor = _gathered(h_a, h_b, temperature)
+    n = tf.shape(h_a)[0]
+    return 0.5 * (per_anchor[:n] + per_anchor[n:])
+
+
+def _gathered(h_a, h_b, temperature):
+    """Per-anchor losses of the local anchors against the global batch."""
     global_a, offset = global_batch(h_a)
     global_b, _ = global_batch(h_b)
     n = tf.shape(h_a)[0]
@@ -53,18 +63,44 @@ def nt_xent(z_a, z_b, temperature=0.5):
     candidates = tf.concat([global_a, global_b], axis=0)
     logits = tf.matmul(anchors, candidates, transpose_b=True)
     local = tf.range(n) + offset
-    positive = tf.concat([local + big_n, local], axis=0)
-    if num_replicas() == 1:
-        # One replica: an anchor's own column is the diagonal; overwrite it in
-        # one pass rather than building and subtracting a (2N, 2N) one-hot.
+    own = tf.concat([local, local + big_n], axis=0)
+    logits -= _ops.MASK_PENALTY * tf.one_hot(own, 2 * big_n, dtype=tf.float32)
+    return _ops.cross_entropy(logits, tf.concat([local + big_n, local], axis=0))
+
+
+def _symmetric(h, temperature):
+    """Per-anchor losses of the `(2N, d)` anchors `h = [h_a; h_b]` (one replica).
+
+    The logits `S = h hᵀ / τ` are symmetric, so with `G = ∂L/∂S` the gradient
+    `(G + Gᵀ) h / τ` takes one matmul where automatic differentiation takes
+    two; the positives are read from `S` and the anchors' own entries are
+    overwritten in one pass (checked against central differences of the NumPy
+    formula in tests/test_losses_gradients.py).
+    """
+    two_n = tf.shape(h)[0]
+    n = two_n // 2
+    anchors = tf.range(two_n)
+    positives = tf.stack([anchors, tf.concat([anchors[n:], anchors[:n]], axis=0)], axis=1)
+
+    @tf.custom_gradient
+    def fused(h):
+        logits = _ops.scaled_similarity(h, h, 1.0 / temperature)
+        positive = tf.gather_nd(logits, positives)
         logits = tf.linalg.set_diag(
-            logits, tf.fill([2 * n], tf.constant(-_ops.MASK_PENALTY, tf.float32))
-        )
-    else:
-        own = tf.concat([local, local + big_n], axis=0)
-        logits -= _ops.MASK_PENALTY * tf.one_hot(own, 2 * big_n, dtype=tf.float32)
-    per_anchor = _ops.cross_entropy(logits, positive)
-    return 0.5 * (per_anchor[:n] + per_anchor[n:])
+            logits, tf.fill([two_n], tf.constant(-_ops.MASK_PENALTY, tf.float32)))
+        log_normalizer = tf.reduce_logsumexp(logits, axis=1)
+
+        def grad(upstream):
+            # G = diag(w/τ)(softmax(S) − onehot(p)), 1/τ folded in; then
+            # ∂L/∂h = (G + Gᵀ) h: one matmul, no (2N, d) passes.
+            weight = upstream / temperature
+            g = tf.exp(logits - log_normalizer[:, tf.newaxis]) * weight[:, tf.newaxis]
+            g = tf.tensor_scatter_nd_sub(g, positives, weight)
+            return tf.matmul(g + tf.transpose(g), h)
+
+        return log_normalizer - positive, grad
+
+    return fused(h)
 
 
 @keras.saving.register_keras_serializable(package="keras_collapse")

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from keras_collapse import _checks
 from keras_collapse.distribute import global_batch
-from keras_collapse.losses import _ops
+from keras_collapse.losses import _fused, _ops
 from keras_collapse.losses._base import PairLoss
 
 
@@ -23,9 +23,8 @@ def _covariance_term(z):
     """Σ_{i≠j} Cov(z)_ij² / dim with the unbiased covariance."""
     n = tf.cast(tf.shape(z)[0], tf.float32)
     centered = z - tf.reduce_mean(z, axis=0)
-    # 1/(N − 1) scales the (N, d) input, not the (d, d) result.
-    cov = tf.matmul(centered / (n - 1.0), centered, transpose_a=True)
-    return _ops.off_diagonal_square_sum(cov) / tf.cast(tf.shape(z)[1], tf.float32)
+    off_diagonal = _fused.off_diagonal_square_sum_of_product(centered, centered, 1.0 / (n - 1.0))
+    return off_diagonal / tf.cast(tf.shape(z)[1], tf.float32)
 
 
 def vicreg(
