@@ -10,7 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_collapse import _checks, metrics, plots
-from keras_collapse.metrics._probe import SIAMESE_OUTPUTS, batches, is_siamese, resolve
+from keras_collapse.metrics._probe import (
+    SIAMESE_OUTPUTS, batches, is_siamese, resolve, traced_call)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -137,6 +138,10 @@ class SpectrumLogger(keras.callbacks.Callback):
                     "layers", f"outputs of rank 2, (num_samples, dim); `{name}` "
                     f"gives shape {shape}", self.layers)
             self._outputs[name] = embed_fn
+        # The head on the representation, traced (an eager call of the head
+        # cost as much as the whole traced probe pass).
+        self._head_fn = (traced_call(self.model.head)
+                         if is_siamese(self.model) and self.model.head is not None else None)
         self._weight_roots = ([r for r in (self.model.encoder, self.model.head) if r is not None]
                               if is_siamese(self.model) else [self.model])
         self._step = 0
@@ -185,7 +190,7 @@ class SpectrumLogger(keras.callbacks.Callback):
             representation = None
             for name, embed_fn in self._outputs.items():
                 if name == "embedding" and share and representation is not None:
-                    out = self.model.head(representation, training=False)
+                    out = self._head_fn(representation)
                 else:
                     out = embed_fn(x)
                 if name == "representation":
@@ -260,8 +265,10 @@ def _thin(history):
 
 
 def _image(tag, fig):
-    png = plots.figure_to_png(fig)
-    tf.summary.image(tag, tf.expand_dims(tf.io.decode_png(png), 0))
+    """Logs the figure's RGB pixels (tf.summary.image encodes the PNG once)."""
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[np.newaxis, :, :, :3]
+    tf.summary.image(tag, pixels)
 
 
 def _is_chief(model):

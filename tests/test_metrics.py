@@ -71,6 +71,29 @@ def test_streamed_statistics_equal_one_shot():
         assert fn(acc) == pytest.approx(fn(z), rel=1e-9)
 
 
+def test_chunk_buffer_boundaries_and_dtype_changes(monkeypatch):
+    """Batches that fill the chunk buffer exactly, overflow it, exceed it, and
+    switch between float32 and float64 all give the one-shot statistics."""
+    from keras_collapse.metrics import spectrum
+
+    monkeypatch.setattr(spectrum, "_CHUNK_BYTES", 10 * 3 * 8)  # 10 float64 / 20 float32 rows
+    z = _rng(7).normal(size=(120, 3)) * np.array([1.0, 0.1, 5.0]) + 2.0
+    acc = km.CovarianceAccumulator()
+    sizes = [4, 6, 3, 25, 7, 10, 1, 30, 20, 14]
+    dtypes = [np.float64, np.float64, np.float32, np.float32, np.float64, np.float64,
+              np.float32, np.float64, np.float32, np.float32]
+    start = 0
+    for size, dtype in zip(sizes, dtypes, strict=True):
+        acc.update(z[start:start + size].astype(dtype))
+        start += size
+    assert start == len(z) == acc.count
+    rounded = np.concatenate([z[a:a + n].astype(t).astype(np.float64) for a, n, t in zip(
+        np.cumsum([0] + sizes[:-1]), sizes, dtypes)])
+    np.testing.assert_allclose(acc.covariance(), np.cov(rounded.T, bias=True), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(acc.mean, rounded.mean(0), rtol=1e-6)
+
+
 def test_merge_equals_single_pass():
     z = _rng(1).normal(size=(300, 5)) + 3.0
     a = km.CovarianceAccumulator().update(z[:100])

@@ -60,20 +60,21 @@ def resolve(model, layer=None, output=None):
         return (lambda x: x), []
     if layer is not None:
         sub = _sub_model(model, layer, "layer")
-        return _call(sub), [sub]
+        return traced_call(sub), [sub]
     if is_siamese(model):
         output = _checks.one_of("output", output or "embedding", SIAMESE_OUTPUTS)
         if output == "representation" or model.head is None:
-            return _call(model.encoder), [model.encoder]
-        return _call(model.encoder, model.head), [model.encoder, model.head]
+            return traced_call(model.encoder), [model.encoder]
+        return traced_call(model.encoder, model.head), [model.encoder, model.head]
     if output is not None:
         raise _checks.invalid(
             "output", "None for a model without `encoder`/`head` attributes "
             "(use `layer=` to pick a layer)", output)
-    return _call(model), [model]
+    return traced_call(model), [model]
 
 
-def _call(*stages):
+def traced_call(*stages):
+    """`x ↦ stages[-1](…stages[0](x))` in inference mode, as one traced graph."""
     # One traced graph instead of eager layer calls: the probe is embedded
     # every log, and eager dispatch would dominate the logger's cost.
     @tf.function(reduce_retracing=True)

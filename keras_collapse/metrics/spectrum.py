@@ -122,7 +122,7 @@ class CovarianceAccumulator:
         self._unit_sq_sum = None
         self._unit_shift = None
         self._eps = 0.0
-        self._pending = []
+        self._buffer = None  # rows of pending shifted batches, see _flush
         self._pending_rows = 0
         self._cache = {}
 
@@ -146,14 +146,13 @@ class CovarianceAccumulator:
                 "batch", f"embeddings of dim {self.dim} like earlier batches",
                 _Shape(z.shape))
         self._eps = max(self._eps, float(np.finfo(z.dtype).eps))
-        y = z - self._shift.astype(z.dtype)
         self.count += z.shape[0]
+        y = self._pending_slot(z)
+        np.subtract(z, self._shift.astype(z.dtype), out=y)
         self._sum += y.sum(axis=0, dtype=np.float64)
-        if self._pending and self._pending[0].dtype != y.dtype:
-            self._flush()
-        self._pending.append(y)
-        self._pending_rows += y.shape[0]
-        if self._pending_rows * self.dim * y.itemsize >= _CHUNK_BYTES:
+        if y.base is not self._buffer:  # a batch larger than a chunk
+            self._scatter += y.T @ y
+        elif self._pending_rows == len(self._buffer):
             self._flush()
         norms = np.sqrt(np.einsum("nd,nd->n", z, z))
         u = z / np.maximum(norms, 1e-12)[:, None]
@@ -167,17 +166,38 @@ class CovarianceAccumulator:
         self._cache.clear()
         return self
 
+    def _pending_slot(self, z):
+        """Where to write the shifted batch: the next rows of the chunk buffer
+        (flushed first if the batch does not fit), or a new array for a batch
+        larger than a chunk."""
+        if self._buffer is not None and self._buffer.dtype != z.dtype:
+            self._flush()
+            self._buffer = None
+        if self._buffer is None:
+            # np.empty: pages are only touched as rows are written.
+            rows = max(1, _CHUNK_BYTES // (self.dim * z.itemsize))
+            self._buffer = np.empty((rows, self.dim), z.dtype)
+        batch = z.shape[0]
+        if batch > len(self._buffer):
+            return np.empty_like(z)
+        if self._pending_rows + batch > len(self._buffer):
+            self._flush()
+        start = self._pending_rows
+        self._pending_rows += batch
+        return self._buffer[start:start + batch]
+
     def _flush(self):
         """Adds ``YᵀY`` of the pending (shifted) batches to the float64 sum.
 
-        Small batches are gathered into chunks of about ``_CHUNK_BYTES`` first,
-        so the product runs at full matmul speed and the float64 addition of
-        the `(dim, dim)` result happens once per chunk, not once per batch.
+        Small batches are written into one chunk buffer of about
+        ``_CHUNK_BYTES`` (no per-batch arrays, no concatenation), so the
+        product runs at full matmul speed and the float64 addition of the
+        `(dim, dim)` result happens once per chunk, not once per batch.
         """
-        if not self._pending:
+        if not self._pending_rows:
             return
-        y = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
-        self._pending, self._pending_rows = [], 0
+        y = self._buffer[:self._pending_rows]
+        self._pending_rows = 0
         self._scatter += y.T @ y
 
     def merge(self, other):
