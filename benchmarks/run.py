@@ -44,8 +44,14 @@ NOTES = """\
   before the call; each detail says which was used. The tiny size measures
   in-process (indicative only).
 * Ratios within a few % of their target are inside this machine's noise: the
-  matmul throughput itself moved between 160 and 235 GFLOP/s across runs
+  matmul throughput itself moved between 160 and 456 GFLOP/s across runs
   while other engineers ran tests.
+* Several objectives have hand-written gradients that multiply by the
+  similarity/correlation matrix itself (keras_collapse/losses/_fused.py and the
+  one-replica NT-Xent, InfoNCE and spectral paths); NT-Xent's backward uses
+  the symmetry of S (one matmul instead of two), so it can run below its
+  counted FLOPs. The losses-floor rows time the counted matmuls alone at their
+  shapes: a limit ratio is (objective / floor) × (floor / limit).
 * Graph check: in the traced forward+backward graph at batch 4096, dim 2048,
   the sizes of all matmul outputs whose two dims are both ≥ N are summed and
   divided by (2N)²; ≤ 1 means at most one (2N)×(2N) similarity matrix.
@@ -131,33 +137,54 @@ def markdown(rows, info, command, seconds, size, notes=NOTES) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Explanations of known misses, keyed by (module, row name).
+# Explanations of known misses, keyed by (module, row name); printed only for
+# rows that miss in the run.
+_SHAPES = ("The counted matmuls alone, at their shapes, take {share} the limit "
+           "(losses-floor row): ")
 MISSES: dict = {
     ("bench_werank", "WERank penalties / VICReg covariance term (width 128)"): (
-        "Both terms are tiny (~15 MFLOP each), so this is per-op dispatch cost: "
-        "WERank runs ~10 ops forward and ~15 backward per kernel (cast, reshape, "
-        "Gram matmul, eye, subtract, square, sum, where, sqrt, where, scale) for each "
-        "of the 9 kernels, against ~20 ops in all for VICReg's two covariances. "
-        "The fix lives in keras_collapse/regularizers.py (outside this change's "
-        "remit): e.g. XLA-compile or fuse the penalty (one `2·l2_loss(G) − 2·tr(G) "
-        "+ k` without building `eye`). The training-step row above is the one that "
-        "matters in practice: WERank adds no measurable time to a real step."),
+        "Both terms are tiny (~15 MFLOP each), so this is per-op dispatch cost. "
+        "The penalty has a hand-written gradient (about 5 ops forward and 4 backward "
+        "per kernel, down from ~25), but there are 9 kernels against one covariance "
+        "term (which also got a hand-written gradient). XLA-compiling the penalty was "
+        "slower (1.8 ms: one cluster launch per kernel). The training-step row above "
+        "is the one that matters in practice: WERank adds no measurable time to a "
+        "real step."),
     ("bench_losses", "BarlowTwins d=2048 fwd+bwd / matmul limit"): (
-        "Besides its matmuls Barlow Twins makes several elementwise passes over "
-        "the 2048×2048 (16 MiB) cross-correlation and its gradient, and the "
-        "two batch standardisations forward and backward; these are memory-bound "
-        "on 2 cores. jit_compile=True fuses them (see the XLA row)."),
+        "Besides its matmuls (whose gradient reuses C, no pass over it) Barlow Twins "
+        "standardises both views forward and backward (TensorFlow's fused batch-norm "
+        "kernel) and reads C once for the off-diagonal sum; jit_compile=True is "
+        "faster (XLA row)."),
     ("bench_losses", "NTXent d=128 fwd+bwd / matmul limit"): (
-        "Noisy: 1.0–1.77 across four runs today. "
-        "At d=128 the (2N)² = 1M-entry logits matrix makes the log-sum-exp, "
-        "mask and gradient passes comparable to the 0.8 GFLOP of matmuls."),
-    ("bench_losses", "SpectralContrastive d=2048 fwd+bwd / matmul limit"): (
-        "Besides the N×N products it squares and row-sums them and computes the "
-        "positives, forward and backward; within noise of the target "
-        "(1.36 in a quieter run)."),
+        _SHAPES.format(share="~1.5×") + "a k=128 product runs well below peak. On top, "
+        "the log-sum-exp, masking and gradient passes over the 1M-entry (2N)² logits "
+        "cost as much as the matmuls. The backward already takes one matmul instead "
+        "of two (S is symmetric), which is why d=2048 runs below its counted FLOPs; "
+        "only a fused kernel could remove the elementwise passes (XLA's CPU backend "
+        "was slower, XLA row). Noisy across runs (1.0–3.0 seen)."),
     ("bench_losses", "InfoNCE d=128 fwd+bwd / matmul limit"): (
-        "At d=128 the similarity matmul is only 0.2 GFLOP (~1 ms); the fixed cost "
-        "of launching ~40 small ops forward and backward is comparable."),
+        _SHAPES.format(share="~2.3×") + "three 512×512×128 products take about a "
+        "millisecond, and calling an empty tf.function already costs ~0.25 ms here, "
+        "half the 0.44 ms limit. The backward is two matmuls with one pass to form "
+        "the gradient of S."),
+    ("bench_losses", "InfoNCE d=2048 fwd+bwd / matmul limit"): (
+        _SHAPES.format(share="1.2–1.5×") + "the forward (512×2048)·(2048×512) product "
+        "(large k, small output) runs at ~1.8× the limit alone. The rest is one pass "
+        "to form the gradient of S and the two log-sum-exps."),
+    ("bench_losses", "SpectralContrastive d=2048 fwd+bwd / matmul limit"): (
+        _SHAPES.format(share="1.2–1.5×") + "the same (512×2048)·(2048×512) forward "
+        "product as InfoNCE; the rest is one squared row sum and one pass to form "
+        "the gradient of S."),
+    ("bench_metrics", "spectrum"): (
+        "The chunked float32 YᵀY (32 MiB chunks) runs a little slower than one "
+        "25,600-row product; the rest is the float64 sums and the normalised-std "
+        "statistics, one pass each per batch."),
+    ("bench_metrics", "spectrum_logger_overhead"): (
+        "Per log: the probe pass (~15 ms), two eigen-decompositions per output "
+        "(centred for effective rank/AUC, uncentred for RankMe) and the summaries; "
+        "every 10th log the weight SVDs (~0.19 s) and four matplotlib images "
+        "(~0.27 s). The ratio moves with the epoch time of the benchmark model "
+        "(4.2–5.2 s across runs)."),
 }
 
 

@@ -8,6 +8,7 @@ import math
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.histogram import summary_v2 as histogram_summary
 
 from keras_collapse import _checks, metrics, plots
 from keras_collapse.metrics._probe import (
@@ -216,7 +217,7 @@ class SpectrumLogger(keras.callbacks.Callback):
         for key in SCALARS:
             tf.summary.scalar(f"{tag}/{key}", scalars[key])
         eigenvalues = acc.spectrum()
-        tf.summary.histogram(f"{tag}/log_eigenvalues", metrics.log_spectrum(eigenvalues))
+        _histogram(f"{tag}/log_eigenvalues", metrics.log_spectrum(eigenvalues))
         self._history[name][label] = eigenvalues
         return {f"{tag}/{key}": float(scalars[key]) for key in SCALARS}
 
@@ -262,6 +263,14 @@ def _thin(history):
         picks = np.unique(np.linspace(0, len(keys) - 1, MAX_HISTORY_CURVES).round().astype(int))
         keys = [keys[i] for i in picks]
     return {k: history[k] for k in keys}
+
+
+def _histogram(tag, values):
+    """TensorBoard's histogram summary built in NumPy (its `histogram_pb`) and
+    written as is: the same event as `tf.summary.histogram` (30 buckets), at
+    a tenth of the cost of its eager ops."""
+    proto = histogram_summary.histogram_pb(tag, np.asarray(values, np.float64))
+    tf.summary.experimental.write_raw_pb(proto.SerializeToString())
 
 
 def _image(tag, fig):

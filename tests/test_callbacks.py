@@ -88,6 +88,14 @@ def test_siamese_default_outputs_tags_and_values(tmp_path):
     assert tf.io.decode_png(png).shape[-1] in (3, 4)
     hist = events.Tensors("collapse/embedding/log_eigenvalues")
     assert len(hist) == 3
+    metadata = events.SummaryMetadata("collapse/embedding/log_eigenvalues")
+    assert metadata.plugin_data.plugin_name == "histograms"
+    buckets = tf.make_ndarray(hist[-1].tensor_proto)  # (left, right, count) rows
+    assert buckets.shape == (30, 3)
+    assert buckets[:, 2].sum() == z_emb.shape[1]  # one count per eigenvalue
+    log_eigs = km.log_spectrum(km.covariance_spectrum(z_emb))
+    assert buckets[0, 0] == pytest.approx(log_eigs.min(), rel=1e-4, abs=1e-4)
+    assert buckets[-1, 1] == pytest.approx(log_eigs.max(), rel=1e-4, abs=1e-4)
     with open(csv_path) as f:
         header = next(csv.reader(f))
     assert "collapse/embedding/effective_rank" in header
