@@ -12,7 +12,12 @@ from tensorboard.plugins.histogram import summary_v2 as histogram_summary
 
 from keras_collapse import _checks, metrics, plots
 from keras_collapse.metrics._probe import (
-    SIAMESE_OUTPUTS, batches, is_siamese, resolve, traced_call)
+    SIAMESE_OUTPUTS,
+    batches,
+    is_siamese,
+    resolve,
+    traced_call,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
