@@ -156,14 +156,14 @@ MISSES: dict = {
         "kernel) and reads C once for the off-diagonal sum; jit_compile=True is "
         "faster (XLA row)."),
     ("bench_losses", "NTXent d=128 fwd+bwd / matmul limit"): (
-        _SHAPES.format(share="~1.5×") + "a k=128 product runs well below peak. On top, "
+        _SHAPES.format(share="1.5–1.7×") + "a k=128 product runs well below peak. On top, "
         "the log-sum-exp, masking and gradient passes over the 1M-entry (2N)² logits "
         "cost as much as the matmuls. The backward already takes one matmul instead "
         "of two (S is symmetric), which is why d=2048 runs below its counted FLOPs; "
         "only a fused kernel could remove the elementwise passes (XLA's CPU backend "
         "was slower, XLA row). Noisy across runs (1.0–3.0 seen)."),
     ("bench_losses", "InfoNCE d=128 fwd+bwd / matmul limit"): (
-        _SHAPES.format(share="~2.3×") + "three 512×512×128 products take about a "
+        _SHAPES.format(share="2.3–2.5×") + "three 512×512×128 products take about a "
         "millisecond, and calling an empty tf.function already costs ~0.25 ms here, "
         "half the 0.44 ms limit. The backward is two matmuls with one pass to form "
         "the gradient of S."),
