@@ -22,14 +22,14 @@ _MAX_LEGEND = 8
 _MAX_CELLS = 128
 
 
-def _new_figure(ncols=1, width=5.0, height=3.6):
+def _new_figure(ncols=1, width=5.0, height=3.6, bottom=0.6):
     fig = Figure(figsize=(width * ncols, height), dpi=80)
     FigureCanvasAgg(fig)
     # Fixed margins in inches (room for tick labels, axis labels and a
     # two-line title) rather than a layout engine: constrained layout drew
     # every figure twice and was ~40% of the SpectrumLogger's image time.
     total = width * ncols
-    fig.subplots_adjust(left=0.75 / total, right=1 - 0.2 / total, bottom=0.6 / height,
+    fig.subplots_adjust(left=0.75 / total, right=1 - 0.2 / total, bottom=bottom / height,
                         top=1 - 0.5 / height, wspace=1.1 / (width - 0.95))
     return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
 
@@ -163,20 +163,27 @@ def alignment_figure(matrices, max_pairs=4):
     """
     max_pairs = _checks.positive_int("max_pairs", max_pairs)
     items = list(matrices.items())[-max_pairs:]
-    fig, axes = _new_figure(ncols=max(len(items), 1), width=3.6, height=3.4)
+    fig, axes = _new_figure(ncols=max(len(items), 1), width=3.6, height=3.4, bottom=0.8)
     if not items:
         axes[0].text(0.5, 0.5, "no consecutive linear layers", ha="center", va="center")
         axes[0].set_axis_off()
     for ax, (pair, matrix) in zip(axes, items):
         cells, block = _max_pool(np.abs(np.asarray(matrix)), _MAX_CELLS)
         image = ax.imshow(cells, vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest",
+                          aspect="auto",
                           extent=(-0.5, matrix.shape[1] - 0.5, matrix.shape[0] - 0.5, -0.5))
-        ax.set_title(pair if block == 1 else f"{pair}\n(max over {block}×{block} blocks)",
-                     fontsize=8)
-        ax.set_xlabel("left singular vector of W_l")
+        first, _, second = pair.partition(" -> ")
+        ax.set_title(f"{_tail(first)}\n→ {_tail(second)}", fontsize=7)
+        ax.set_xlabel("left singular vector of W_l"
+                      + ("" if block == 1 else f"\n(max over {block}×{block} blocks)"))
         ax.set_ylabel("right sing. vector of W_l+1")
         fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
+
+
+def _tail(name, width=34):
+    """The end of a long layer path, which names the layer (titles must fit)."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
 
 
 def _max_pool(matrix, max_cells):
