@@ -172,8 +172,8 @@ def alignment_figure(matrices, max_pairs=4):
         image = ax.imshow(cells, vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest",
                           aspect="auto",
                           extent=(-0.5, matrix.shape[1] - 0.5, matrix.shape[0] - 0.5, -0.5))
-        first, _, second = pair.partition(" -> ")
-        ax.set_title(f"{_tail(first)}\n→ {_tail(second)}", fontsize=7)
+        first, arrow, second = pair.partition(" -> ")
+        ax.set_title(f"{_tail(first)}\n→ {_tail(second)}" if arrow else _tail(pair), fontsize=7)
         ax.set_xlabel("left singular vector of W_l"
                       + ("" if block == 1 else f"\n(max over {block}×{block} blocks)"))
         ax.set_ylabel("right sing. vector of W_l+1")
