@@ -144,8 +144,8 @@ class SpectrumLogger(keras.callbacks.Callback):
                     "layers", f"outputs of rank 2, (num_samples, dim); `{name}` "
                     f"gives shape {shape}", self.layers)
             self._outputs[name] = embed_fn
-        # The head on the representation, traced (an eager call of the head
-        # cost as much as the whole traced probe pass).
+        # The head on the representation, traced: eager calls of the head
+        # were about a third of the probe pass.
         self._head_fn = (traced_call(self.model.head)
                          if is_siamese(self.model) and self.model.head is not None else None)
         self._weight_roots = ([r for r in (self.model.encoder, self.model.head) if r is not None]
