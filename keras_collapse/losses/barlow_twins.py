@@ -22,7 +22,7 @@ def standardize(z):
     y, _, _ = tf.compat.v1.nn.fused_batch_norm(
         tf.reshape(z, [n, 1, 1, d]), tf.ones([d]), tf.zeros([d]),
         epsilon=STANDARDIZE_EPSILON, is_training=True)
-    y = tf.reshape(y, tf.shape(z))
+    y = tf.reshape(y, [n, d])
     y.set_shape(z.shape)
     return y
 

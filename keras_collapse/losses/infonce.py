@@ -20,7 +20,7 @@ def _one_direction(anchors, positives, temperature, similarity):
         # Code form: cross-entropy of z_a z_b^T / tau against the diagonal;
         # negatives are the other view's embeddings.
         candidates, offset = global_batch(positives)
-        logits = tf.matmul(anchors / temperature, candidates, transpose_b=True)
+        logits = _ops.scaled_similarity(anchors, candidates, 1.0 / temperature)
         return _ops.cross_entropy(logits, tf.range(n) + offset)
     # Paper form: s(u, v) = -|u - v|^2 / 2 (divided by tau); the positive is the
     # other view of the same example, negatives the same view's other examples.

@@ -57,11 +57,8 @@ def _gathered(h_a, h_b, temperature):
     global_b, _ = global_batch(h_b)
     n = tf.shape(h_a)[0]
     big_n = tf.shape(global_a)[0]
-    # 1/τ scales the (2N, d) anchors, not the (2N, 2N) logits: one pass fewer
-    # over the big matrix forward and backward.
-    anchors = tf.concat([h_a, h_b], axis=0) / temperature
-    candidates = tf.concat([global_a, global_b], axis=0)
-    logits = tf.matmul(anchors, candidates, transpose_b=True)
+    logits = _ops.scaled_similarity(tf.concat([h_a, h_b], axis=0),
+                                    tf.concat([global_a, global_b], axis=0), 1.0 / temperature)
     local = tf.range(n) + offset
     own = tf.concat([local, local + big_n], axis=0)
     logits -= _ops.MASK_PENALTY * tf.one_hot(own, 2 * big_n, dtype=tf.float32)
