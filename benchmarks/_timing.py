@@ -9,6 +9,7 @@ measured seconds apart, so slow phases of the machine cancel).
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import platform
 import statistics
@@ -26,30 +27,42 @@ def block(result):
     return result
 
 
-def interleaved(fns: dict, reps: int, warmup: int = 1, inner: int = 1) -> dict:
+def interleaved(fns: dict, reps: int, warmup: int = 1, inner: int = 1,
+                min_rep_s: float = 0.0) -> dict:
     """Time each callable ``reps`` times, interleaved and rotated.
 
     Args:
         fns: ``{name: fn}``; ``fn()`` must block until its work is done.
         reps: Timed repetitions per callable.
         warmup: Untimed calls per callable first (tracing, caches).
-        inner: Calls per timed repetition (time divided by ``inner``).
+        inner: Consecutive calls per timed repetition (time divided by them).
+        min_rep_s: If > 0, each callable gets as many consecutive calls per
+            repetition as fill this many seconds (at least ``inner``), from
+            its last warm-up call: the steady state of a loop that calls it
+            every step, rather than one call right after the other
+            contenders' (cold caches and freshly mapped buffers).
 
     Returns:
         ``{name: [seconds per call, one per rep]}`` in rep order.
     """
     names = list(fns)
+    last = {}
     for _ in range(warmup):
         for name in names:
+            start = time.perf_counter()
             fns[name]()
+            last[name] = time.perf_counter() - start
+    calls = dict.fromkeys(names, inner)
+    if min_rep_s > 0 and last:
+        calls = {name: max(inner, math.ceil(min_rep_s / max(last[name], 1e-6))) for name in names}
     times = {name: [] for name in names}
     for rep in range(reps):
         k = rep % len(names)
         for name in names[k:] + names[:k]:
             start = time.perf_counter()
-            for _ in range(inner):
+            for _ in range(calls[name]):
                 fns[name]()
-            times[name].append((time.perf_counter() - start) / inner)
+            times[name].append((time.perf_counter() - start) / calls[name])
     return times
 
 

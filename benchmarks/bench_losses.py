@@ -36,10 +36,10 @@ from benchmarks import _timing
 
 SIZES = {
     # batch for timing, dims, reps, batch/dim for memory and graph checks
-    "full": dict(batch=512, small_dim=128, dim=2048, mm=2048, reps=15, mem_batch=4096,
-                 mem_dim=2048, subprocess=True),
-    "tiny": dict(batch=32, small_dim=8, dim=16, mm=128, reps=2, mem_batch=64, mem_dim=16,
-                 subprocess=False),
+    "full": dict(batch=512, small_dim=128, dim=2048, mm=2048, reps=15, min_rep_s=0.03,
+                 mem_batch=4096, mem_dim=2048, subprocess=True),
+    "tiny": dict(batch=32, small_dim=8, dim=16, mm=128, reps=2, min_rep_s=0.0, mem_batch=64,
+                 mem_dim=16, subprocess=False),
 }
 
 
@@ -156,7 +156,7 @@ def _timing_rows(cfg):
             floor = _matmul_floor(shapes(n, dim))
             fns[(name, "floor")] = lambda floor=floor: _timing.block(floor())
         meta[name] = (dim, shapes, text)
-    times = _timing.interleaved(fns, reps=cfg["reps"], warmup=2)
+    times = _timing.interleaved(fns, reps=cfg["reps"], warmup=2, min_rep_s=cfg["min_rep_s"])
     mm_flops = 2 * cfg["mm"] ** 3
     rates = [mm_flops / t for t in times["matmul"]]
     gflops = _timing.median(rates) / 1e9

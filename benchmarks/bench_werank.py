@@ -8,6 +8,10 @@ Rows (see benchmarks/README.md):
 * ``WERank penalties / VICReg covariance term``: forward + backward of the sum
   of those WERank penalties over VICReg's covariance term on the two views'
   embeddings of the same network (width 128) at the same batch. Target < 1.
+  The detail gives both FLOP counts (WERank: 4·d_in·d_out² per kernel with
+  d_in ≥ d_out, Gram and gradient product; covariance: 8·N·d² for two views)
+  and the batch at which they are equal. The same comparison at batch 512 is
+  reported (no target).
 * ``WERank on a d×d kernel / VICReg covariance, d=2048``: one wide projector
   layer (2048×2048) against VICReg's covariance term at width 2048, batch 512.
   Reported only: WERank's Gram matrix costs ~2·d³ flops forward, the two
@@ -24,8 +28,9 @@ from benchmarks import _timing
 from benchmarks.bench_data import _small_resnet
 
 SIZES = {
-    "full": dict(batch=128, image=32, wide=2048, wide_batch=512, reps=9),
-    "tiny": dict(batch=8, image=32, wide=32, wide_batch=16, reps=2),
+    "full": dict(batch=128, image=32, wide=2048, wide_batch=512, reps=9, big_batch=512,
+                 min_rep_s=0.03),
+    "tiny": dict(batch=8, image=32, wide=32, wide_batch=16, reps=2, big_batch=16, min_rep_s=0.0),
 }
 
 
@@ -69,14 +74,19 @@ def run(size: str) -> list[dict]:
             total = tf.add_n(regularized.losses)
         return tape.gradient(total, kernels)
 
-    embed_a, embed_b = (tf.Variable(plain(v)) for v in (view_a, view_b))
+    def covariance_only(batch_size):
+        images = rng.random((2, batch_size, cfg["image"], cfg["image"], 3), np.float32)
+        embed_a, embed_b = (tf.Variable(plain(tf.constant(v))) for v in images)
 
-    @tf.function
-    def covariance_only():
-        with tf.GradientTape() as tape:
-            total = _covariance_term(embed_a) + _covariance_term(embed_b)
-        return tape.gradient(total, [embed_a, embed_b])
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                total = _covariance_term(embed_a) + _covariance_term(embed_b)
+            return tape.gradient(total, [embed_a, embed_b])
 
+        return lambda: _timing.block(step())
+
+    big = cfg["big_batch"]
     d, n = cfg["wide"], cfg["wide_batch"]
     g = tf.random.Generator.from_seed(0)
     wide_kernel = tf.Variable(g.normal((d, d)) / d**0.5)
@@ -97,13 +107,23 @@ def run(size: str) -> list[dict]:
     fns = {
         "plain": training_step(plain), "werank": training_step(regularized),
         "werank_only": lambda: _timing.block(werank_only()),
-        "cov_only": lambda: _timing.block(covariance_only()),
+        "cov_only": covariance_only(batch), "cov_big": covariance_only(big),
         "werank_wide": lambda: _timing.block(werank_wide()),
         "cov_wide": lambda: _timing.block(covariance_wide()),
     }
-    times = _timing.interleaved(fns, reps=reps, warmup=2)
+    times = _timing.interleaved(fns, reps=reps, warmup=2, min_rep_s=cfg["min_rep_s"])
     med = {k: _timing.median(v) for k, v in times.items()}
     shapes = ", ".join("×".join(map(str, k.shape)) for k in kernels)
+    width = int(plain.outputs[0].shape[-1])
+    werank_flops = sum(4 * max(k.shape[:-1].num_elements(), k.shape[-1])
+                       * min(k.shape[:-1].num_elements(), k.shape[-1]) ** 2 for k in kernels)
+
+    def covariance_flops(batch_size):  # two views, fwd ZᵀZ + bwd Z·C each
+        return 8 * batch_size * width**2
+
+    flops = (f"FLOPs fwd+bwd: WERank {werank_flops / 1e6:.1f} M (Σ 4·d_in·d_out², d_in ≥ d_out) "
+             f"vs covariance {{cov:.1f}} M (8·N·d²): {{ratio:.2f}}×, equal at batch "
+             f"{werank_flops / (8 * width**2):.0f}")
     return [
         {"group": "werank", "name": "WERank on every kernel: step / plain step",
          "ratio": _timing.paired_ratio(times, "werank", "plain"), "target": 1.05,
@@ -115,7 +135,16 @@ def run(size: str) -> list[dict]:
          "ratio": _timing.paired_ratio(times, "werank_only", "cov_only"), "target": 1.0,
          "detail": f"fwd+bwd: all {len(attached)} WERank penalties of that ResNet "
                    f"{_timing.ms(med['werank_only'])} vs VICReg covariance term on its two "
-                   f"views' 128-d embeddings, batch {batch}, {_timing.ms(med['cov_only'])}"},
+                   f"views' {width}-d embeddings, batch {batch}, {_timing.ms(med['cov_only'])}; "
+                   + flops.format(cov=covariance_flops(batch) / 1e6,
+                                  ratio=werank_flops / covariance_flops(batch))},
+        {"group": "werank",
+         "name": f"WERank penalties / VICReg covariance term (width {width}, batch {big})",
+         "ratio": _timing.paired_ratio(times, "werank_only", "cov_big"), "target": None,
+         "detail": f"as above at batch {big}: {_timing.ms(med['werank_only'])} vs "
+                   f"{_timing.ms(med['cov_big'])}; "
+                   + flops.format(cov=covariance_flops(big) / 1e6,
+                                  ratio=werank_flops / covariance_flops(big))},
         {"group": "werank", "name": f"WERank on a {d}×{d} kernel / VICReg covariance (d={d})",
          "ratio": _timing.paired_ratio(times, "werank_wide", "cov_wide"), "target": None,
          "detail": f"fwd+bwd: WERank of one {d}×{d} kernel (Gram 2·d³ flops fwd) "

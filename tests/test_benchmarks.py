@@ -26,8 +26,8 @@ EXPECTED = {
     + [f"{name} d=16 peak memory" for name in ("NTXent", "InfoNCE", "BarlowTwins", "VICReg",
                                                "SpectralContrastive", "SimSiam", "BYOL")],
     "bench_fit": ["steps_per_execution=1", "steps_per_execution=4"],
-    "bench_werank": ["WERank on every kernel", "WERank penalties / VICReg",
-                     "WERank on a 32×32 kernel"],
+    "bench_werank": ["WERank on every kernel", "VICReg covariance term (width 128)",
+                     "VICReg covariance term (width 128, batch 16)", "WERank on a 32×32 kernel"],
     "bench_metrics": ["spectrum", "spectrum_logger_overhead"],
     "bench_data": ["simclr two-view pipeline"],
 }
@@ -48,3 +48,25 @@ def test_tiny_suite_produces_every_row_and_the_markdown(tmp_path):
     assert "python -m benchmarks.run --size tiny" in text
     assert "TensorFlow" in text and "| group | benchmark |" in text
     assert text.count("\n| ") - 1 == len(rows)
+
+
+def test_interleaved_fills_each_rep_with_back_to_back_calls():
+    import time
+
+    from benchmarks import _timing
+
+    calls = {"slow": 0, "fast": 0}
+
+    def make(name, seconds):
+        def fn():
+            calls[name] += 1
+            time.sleep(seconds)
+        return fn
+
+    times = _timing.interleaved({"slow": make("slow", 0.02), "fast": make("fast", 0.001)},
+                                reps=3, warmup=1, min_rep_s=0.01)
+    # the slow call already fills a rep; the fast one is repeated (≤ 10 per rep)
+    assert calls["slow"] == 1 + 3
+    assert 1 + 3 * 2 <= calls["fast"] <= 1 + 3 * 10
+    assert all(t >= 0.001 for t in times["fast"]) and all(t >= 0.02 for t in times["slow"])
+    assert all(t < 0.015 for t in times["fast"])  # per call, not per rep

@@ -22,13 +22,16 @@ def _reference(case, view_a, view_b, **overrides):
     return case.reference_value(view_a, view_b, **overrides)
 
 
+# NT-Xent exponentiates its logits unshifted for 1/τ ≤ 50 and with a per-row
+# shift above; τ = 0.01 takes the second path.
 PARAMS = [(case, {}) for case in CASES] + [
-    (case, {"temperature": 0.05}) for case in CASES if case.temperature]
+    (case, {"temperature": tau}) for case in CASES if case.temperature
+    for tau in ((0.05, 0.01) if case.id == "ntxent" else (0.05,))]
 
 
 @pytest.mark.parametrize(
     "case, overrides", PARAMS,
-    ids=[case.id + ("-tau0.05" if overrides else "") for case, overrides in PARAMS])
+    ids=[case.id + "".join(f"-tau{v}" for v in overrides.values()) for case, overrides in PARAMS])
 def test_gradient_matches_central_differences_of_reference(case, overrides):
     view_a, view_b = make_views(case, seed=30, n=6, dim=4, scale=0.5)
     weights = np.random.default_rng(31).uniform(0.2, 2.0, size=6)

@@ -48,20 +48,29 @@ def _symmetric_dot(z_a, z_b, temperature):
     @tf.custom_gradient
     def fused(z_a, z_b):
         logits = _ops.scaled_similarity(z_a, z_b, 1.0 / temperature)
-        by_row = tf.reduce_logsumexp(logits, axis=1)
-        by_column = tf.reduce_logsumexp(logits, axis=0)
+        # The row- and column-shifted exponentials are kept for the backward
+        # (two exp passes in all, where log-sum-exp and softmax take four).
+        row_max = tf.reduce_max(logits, axis=1)
+        column_max = tf.reduce_max(logits, axis=0)
+        by_row = tf.exp(logits - row_max[:, tf.newaxis])
+        by_column = tf.exp(logits - column_max[tf.newaxis, :])
+        row_sum = tf.reduce_sum(by_row, axis=1)
+        column_sum = tf.reduce_sum(by_column, axis=0)
         positive = tf.linalg.diag_part(logits)
+        # max − positive first: exact 0 where the positive is the largest logit.
+        value = 0.5 * ((row_max - positive) + tf.math.log(row_sum)
+                       + (column_max - positive) + tf.math.log(column_sum))
 
         def grad(upstream):
             # ∂L/∂S with 1/τ folded in and the positives' −w_i on the diagonal:
             # both gradients are then one matmul each, no (N, d) passes.
             half = 0.5 * upstream / temperature
-            g = (tf.exp(logits - by_row[:, tf.newaxis]) * half[:, tf.newaxis]
-                 + tf.exp(logits - by_column[tf.newaxis, :]) * half[tf.newaxis, :])
+            g = (by_row * (half / row_sum)[:, tf.newaxis]
+                 + by_column * (half / column_sum)[tf.newaxis, :])
             g = tf.linalg.set_diag(g, tf.linalg.diag_part(g) - upstream / temperature)
             return tf.matmul(g, z_b), tf.matmul(g, z_a, transpose_a=True)
 
-        return 0.5 * (by_row + by_column) - positive, grad
+        return value, grad
 
     return fused(z_a, z_b)
 

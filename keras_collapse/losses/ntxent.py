@@ -42,12 +42,11 @@ def nt_xent(z_a, z_b, temperature=0.5):
     """
     temperature = _checks.positive_float("temperature", temperature)
     z_a, z_b = _ops.check_pair(z_a, z_b, min_batch=2)
-    h_a, h_b = _ops.l2_normalize(z_a), _ops.l2_normalize(z_b)
     if num_replicas() == 1:
-        per_anchor = _symmetric(tf.concat([h_a, h_b], axis=0), temperature)
+        per_anchor = _symmetric(_ops.l2_normalize(tf.concat([z_a, z_b], axis=0)), temperature)
     else:
-        per_anchor = _gathered(h_a, h_b, temperature)
-    n = tf.shape(h_a)[0]
+        per_anchor = _gathered(_ops.l2_normalize(z_a), _ops.l2_normalize(z_b), temperature)
+    n = tf.shape(z_a)[0]
     return 0.5 * (per_anchor[:n] + per_anchor[n:])
 
 
@@ -65,14 +64,65 @@ def _gathered(h_a, h_b, temperature):
     return _ops.cross_entropy(logits, tf.concat([local + big_n, local], axis=0))
 
 
+# Above this 1/τ the logits of unit vectors, |s| ≤ 1/τ, are exponentiated with
+# a per-row shift; at or below it exp(s) itself stays finite and normal in
+# float32 (e^±50, times any batch size), which keeps exp(S) symmetric.
+_UNSHIFTED_MAX_INVERSE_TEMPERATURE = 50.0
+
+
 def _symmetric(h, temperature):
-    """Per-anchor losses of the `(2N, d)` anchors `h = [h_a; h_b]` (one replica).
+    """Per-anchor losses of the `(2N, d)` unit anchors `h = [h_a; h_b]` (one replica).
 
     The logits `S = h hᵀ / τ` are symmetric, so with `G = ∂L/∂S` the gradient
     `(G + Gᵀ) h / τ` takes one matmul where automatic differentiation takes
-    two; the positives are read from `S` and the anchors' own entries are
-    overwritten in one pass (checked against central differences of the NumPy
-    formula in tests/test_losses_gradients.py).
+    two (checked against central differences of the NumPy formula in
+    tests/test_losses_gradients.py).
+    """
+    if 1.0 / temperature <= _UNSHIFTED_MAX_INVERSE_TEMPERATURE:
+        return _symmetric_unshifted(h, temperature)
+    return _symmetric_row_shifted(h, temperature)
+
+
+def _symmetric_unshifted(h, temperature):
+    """`E = exp(S)` with a zero diagonal is symmetric, and so is the gradient.
+
+    With row sums `Z` and `a = w / (τ Z)`, `G + Gᵀ = E ∘ (aᵢ + aⱼ)` except at
+    the positives `(i, p(i))`, which lie on the ±N-th diagonals: two passes
+    over `E` in the backward and no transpose. Positives are read from those
+    diagonals of `S`.
+    """
+    two_n = tf.shape(h)[0]
+    n = two_n // 2
+
+    @tf.custom_gradient
+    def fused(h):
+        logits = _ops.scaled_similarity(h, h, 1.0 / temperature)
+        positive = tf.concat(
+            [tf.linalg.diag_part(logits, k=n), tf.linalg.diag_part(logits, k=-n)], axis=0)
+        e = tf.linalg.set_diag(tf.exp(logits), tf.zeros([two_n]))
+        z = tf.reduce_sum(e, axis=1)
+
+        def grad(upstream):
+            weight = upstream / temperature
+            a = weight / z
+            g = e * (a[:, tf.newaxis] + a[tf.newaxis, :])
+            # At (i, p(i)): e·(aᵢ + a_p(i)) − (wᵢ + w_p(i))/τ, with p(i) = i ± N.
+            pair_a, pair_w = (tf.reduce_sum(tf.reshape(x, [2, n]), axis=0) for x in (a, weight))
+            pairs = tf.exp(positive) * tf.tile(pair_a, [2]) - tf.tile(pair_w, [2])
+            g = tf.linalg.set_diag(g, pairs[:n], k=n)
+            g = tf.linalg.set_diag(g, pairs[n:], k=-n)
+            return tf.matmul(g, h)
+
+        return tf.math.log(z) - positive, grad
+
+    return fused(h)
+
+
+def _symmetric_row_shifted(h, temperature):
+    """Small τ: log-sum-exp with a per-row shift; `(G + Gᵀ) h` in one matmul.
+
+    The positives are read from `S` and the anchors' own entries are
+    overwritten in one pass.
     """
     two_n = tf.shape(h)[0]
     n = two_n // 2
