@@ -115,15 +115,18 @@ def run(size: str) -> list[dict]:
     med = {k: _timing.median(v) for k, v in times.items()}
     shapes = ", ".join("×".join(map(str, k.shape)) for k in kernels)
     width = int(plain.outputs[0].shape[-1])
-    werank_flops = sum(4 * max(k.shape[:-1].num_elements(), k.shape[-1])
-                       * min(k.shape[:-1].num_elements(), k.shape[-1]) ** 2 for k in kernels)
+    flat = [(k.shape[:-1].num_elements(), k.shape[-1]) for k in kernels]
+    werank_flops = sum(4 * max(d_in, d_out) * min(d_in, d_out) ** 2 for d_in, d_out in flat)
 
     def covariance_flops(batch_size):  # two views, fwd ZᵀZ + bwd Z·C each
         return 8 * batch_size * width**2
 
-    flops = (f"FLOPs fwd+bwd: WERank {werank_flops / 1e6:.1f} M (Σ 4·d_in·d_out², d_in ≥ d_out) "
-             f"vs covariance {{cov:.1f}} M (8·N·d²): {{ratio:.2f}}×, equal at batch "
-             f"{werank_flops / (8 * width**2):.0f}")
+    def flops(batch_size):
+        cov = covariance_flops(batch_size)
+        return (f"FLOPs fwd+bwd: WERank {werank_flops / 1e6:.1f} M (Σ 4·d_in·d_out², "
+                f"d_in ≥ d_out) vs covariance {cov / 1e6:.1f} M (8·N·d²): "
+                f"{werank_flops / cov:.2f}×, equal at batch "
+                f"{werank_flops / covariance_flops(1):.0f}")
     return [
         {"group": "werank", "name": "WERank on every kernel: step / plain step",
          "ratio": _timing.paired_ratio(times, "werank", "plain"), "target": 1.05,
@@ -136,15 +139,13 @@ def run(size: str) -> list[dict]:
          "detail": f"fwd+bwd: all {len(attached)} WERank penalties of that ResNet "
                    f"{_timing.ms(med['werank_only'])} vs VICReg covariance term on its two "
                    f"views' {width}-d embeddings, batch {batch}, {_timing.ms(med['cov_only'])}; "
-                   + flops.format(cov=covariance_flops(batch) / 1e6,
-                                  ratio=werank_flops / covariance_flops(batch))},
+                   + flops(batch)},
         {"group": "werank",
          "name": f"WERank penalties / VICReg covariance term (width {width}, batch {big})",
          "ratio": _timing.paired_ratio(times, "werank_only", "cov_big"), "target": None,
          "detail": f"as above at batch {big}: {_timing.ms(med['werank_only'])} vs "
                    f"{_timing.ms(med['cov_big'])}; "
-                   + flops.format(cov=covariance_flops(big) / 1e6,
-                                  ratio=werank_flops / covariance_flops(big))},
+                   + flops(big)},
         {"group": "werank", "name": f"WERank on a {d}×{d} kernel / VICReg covariance (d={d})",
          "ratio": _timing.paired_ratio(times, "werank_wide", "cov_wide"), "target": None,
          "detail": f"fwd+bwd: WERank of one {d}×{d} kernel (Gram 2·d³ flops fwd) "

@@ -70,6 +70,18 @@ def _gathered(h_a, h_b, temperature):
 _UNSHIFTED_MAX_INVERSE_TEMPERATURE = 50.0
 
 
+def _pairs(matrix, n):
+    """Entries `(i, p(i))` of a `(2N, 2N)` matrix, `p(i) = i ± N`: its ±N-th diagonals."""
+    return tf.concat([tf.linalg.diag_part(matrix, k=n), tf.linalg.diag_part(matrix, k=-n)],
+                     axis=0)
+
+
+def _set_pairs(matrix, values, n):
+    """`matrix` with its entries `(i, p(i))` replaced by the `(2N,)` `values`."""
+    matrix = tf.linalg.set_diag(matrix, values[:n], k=n)
+    return tf.linalg.set_diag(matrix, values[n:], k=-n)
+
+
 def _symmetric(h, temperature):
     """Per-anchor losses of the `(2N, d)` unit anchors `h = [h_a; h_b]` (one replica).
 
@@ -97,8 +109,7 @@ def _symmetric_unshifted(h, temperature):
     @tf.custom_gradient
     def fused(h):
         logits = _ops.scaled_similarity(h, h, 1.0 / temperature)
-        positive = tf.concat(
-            [tf.linalg.diag_part(logits, k=n), tf.linalg.diag_part(logits, k=-n)], axis=0)
+        positive = _pairs(logits, n)
         e = tf.linalg.set_diag(tf.exp(logits), tf.zeros([two_n]))
         z = tf.reduce_sum(e, axis=1)
 
@@ -109,9 +120,7 @@ def _symmetric_unshifted(h, temperature):
             # At (i, p(i)): e·(aᵢ + a_p(i)) − (wᵢ + w_p(i))/τ, with p(i) = i ± N.
             pair_a, pair_w = (tf.reduce_sum(tf.reshape(x, [2, n]), axis=0) for x in (a, weight))
             pairs = tf.exp(positive) * tf.tile(pair_a, [2]) - tf.tile(pair_w, [2])
-            g = tf.linalg.set_diag(g, pairs[:n], k=n)
-            g = tf.linalg.set_diag(g, pairs[n:], k=-n)
-            return tf.matmul(g, h)
+            return tf.matmul(_set_pairs(g, pairs, n), h)
 
         return tf.math.log(z) - positive, grad
 
@@ -121,18 +130,15 @@ def _symmetric_unshifted(h, temperature):
 def _symmetric_row_shifted(h, temperature):
     """Small τ: log-sum-exp with a per-row shift; `(G + Gᵀ) h` in one matmul.
 
-    The positives are read from `S` and the anchors' own entries are
-    overwritten in one pass.
+    The anchors' own entries are overwritten in one pass.
     """
     two_n = tf.shape(h)[0]
     n = two_n // 2
-    anchors = tf.range(two_n)
-    positives = tf.stack([anchors, tf.concat([anchors[n:], anchors[:n]], axis=0)], axis=1)
 
     @tf.custom_gradient
     def fused(h):
         logits = _ops.scaled_similarity(h, h, 1.0 / temperature)
-        positive = tf.gather_nd(logits, positives)
+        positive = _pairs(logits, n)
         logits = tf.linalg.set_diag(
             logits, tf.fill([two_n], tf.constant(-_ops.MASK_PENALTY, tf.float32)))
         log_normalizer = tf.reduce_logsumexp(logits, axis=1)
@@ -142,7 +148,7 @@ def _symmetric_row_shifted(h, temperature):
             # ∂L/∂h = (G + Gᵀ) h: one matmul, no (2N, d) passes.
             weight = upstream / temperature
             g = tf.exp(logits - log_normalizer[:, tf.newaxis]) * weight[:, tf.newaxis]
-            g = tf.tensor_scatter_nd_sub(g, positives, weight)
+            g = _set_pairs(g, _pairs(g, n) - weight, n)
             return tf.matmul(g + tf.transpose(g), h)
 
         return log_normalizer - positive, grad
