@@ -19,14 +19,17 @@ import importlib as _importlib
 import os as _os
 import sys as _sys
 
-if _sys.argv and _os.path.basename(_sys.argv[0]) == "keras-collapse":
+_COMMAND = bool(_sys.argv) and _os.path.basename(_sys.argv[0]) == "keras-collapse"
+if _COMMAND:
     # The command line shows progress lines; keep TensorFlow's C++ warnings
-    # out of them (set before TensorFlow is imported below).
+    # out of them (set before TensorFlow is imported).
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-# Modules defining Keras-serializable objects load eagerly, so that
-# `import keras_collapse` is enough for `keras.saving.load_model` to find them.
-from keras_collapse import layers, losses, models, regularizers  # noqa: F401
+else:
+    # Modules defining Keras-serializable objects load eagerly, so that
+    # `import keras_collapse` is enough for `keras.saving.load_model` to find
+    # them. The `keras-collapse` command skips this (its `--help` and `list`
+    # need no TensorFlow; `run` imports what the study uses).
+    from keras_collapse import layers, losses, models, regularizers  # noqa: F401
 
 __version__ = "0.1.0"
 

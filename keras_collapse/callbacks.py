@@ -14,6 +14,7 @@ from keras_collapse import _checks, metrics, plots
 from keras_collapse.metrics._probe import (
     SIAMESE_OUTPUTS,
     batches,
+    input_rank,
     is_siamese,
     resolve,
     traced_call,
@@ -26,12 +27,14 @@ SCALARS = ("effective_rank", "rankme", "auc", "collapsed_dims", "normalized_std"
            "complete_collapse", "nonfinite")
 #: Most spectra drawn in the history image (evenly spaced, always the last).
 MAX_HISTORY_CURVES = 10
+#: Default size of the probe set taken from `probe_data`.
+MAX_PROBE_EXAMPLES = 4096
 
 
 class SpectrumLogger(keras.callbacks.Callback):
     """Logs embedding spectra, collapse scalars and weight alignment to TensorBoard.
 
-    Every ``every_n_epochs`` epochs (or ``every_n_steps`` training steps) the
+    Every ``every_n_epochs`` epochs (or ``every_n_steps`` optimizer steps) the
     fixed probe set is embedded (a plain ``model(x, training=False)`` call,
     in batches) through each named output, and written with ``tf.summary``:
 
@@ -54,9 +57,15 @@ class SpectrumLogger(keras.callbacks.Callback):
     them (``alignment_score`` there is the latest computed value).  Callbacks
     see ``logs`` in list order: put ``SpectrumLogger`` BEFORE
     those callbacks.  With ``every_n_steps`` the epoch logs carry the latest
-    values.  Non-finite embeddings give a logged warning, ``nonfinite=1`` and
-    NaN metrics (never an exception mid-training); complete collapse (all
-    probe embeddings equal) gives a warning and ``complete_collapse=1``.
+    values, and the TensorBoard step is the optimizer's step count
+    (``model.optimizer.iterations``): under ``compile(steps_per_execution=k)``
+    Keras calls back every ``k`` steps, and the logger logs at the first
+    call-back at or after each multiple of ``every_n_steps`` (steps 4 and 8 for
+    ``every_n_steps=2``, ``k=4``), labelled with the true step.
+
+    Non-finite embeddings give a logged warning, ``nonfinite=1`` and NaN
+    metrics (never an exception mid-training); complete collapse (all probe
+    embeddings equal) gives a warning and ``complete_collapse=1``.
 
     Outputs (``layers``): for a model with ``encoder``/``head`` attributes,
     ``"representation"`` (encoder output) and ``"embedding"`` (head output);
@@ -68,9 +77,15 @@ class SpectrumLogger(keras.callbacks.Callback):
     ``tf.distribute`` strategy only the chief writes.  ``tensorboard --logdir``
     shows everything with no plugin.
 
+    The probe set is read once, at the start of training: the first
+    ``max_examples`` examples of ``probe_data`` (so a ``.repeat()`` dataset
+    is fine). A dataset may hold single examples (batched here) or batches,
+    with elements ``x``, ``(x, y)``, dicts with ``"image"``, or the training
+    data's two-view elements ``((view_a, view_b),)``, of which view a is used.
+
     Args:
         probe_data: fixed probe inputs: an array of shape `(num_probe, ...)`,
-            or a tf.data.Dataset of batches or ``(x, y)`` batches (read once).
+            or a tf.data.Dataset as above.
         log_dir: directory for the event files.
         layers: output names, see above. Defaults to `None`.
         every_n_epochs: epoch cadence. Defaults to `1`.
@@ -83,6 +98,8 @@ class SpectrumLogger(keras.callbacks.Callback):
         include_weights: log weight spectra and alignment. Defaults to `True`.
         batch_size: batch size of the probe forward pass. Defaults to `256`.
         rtol: relative threshold of collapsed dims. Defaults to `1e-5`.
+        max_examples: size of the probe set taken from ``probe_data``.
+            Defaults to `4096`.
 
     Example:
 
@@ -102,7 +119,8 @@ class SpectrumLogger(keras.callbacks.Callback):
 
     def __init__(self, probe_data, log_dir, layers=None, every_n_epochs=1,
                  every_n_steps=None, prefix="collapse", images_every_n_logs=10,
-                 include_weights=True, batch_size=256, rtol=metrics.COLLAPSE_RTOL):
+                 include_weights=True, batch_size=256, rtol=metrics.COLLAPSE_RTOL,
+                 max_examples=MAX_PROBE_EXAMPLES):
         super().__init__()
         self.log_dir = str(log_dir)
         self.layers = None if layers is None else [str(name) for name in layers]
@@ -115,7 +133,11 @@ class SpectrumLogger(keras.callbacks.Callback):
         self.include_weights = bool(include_weights)
         self.batch_size = _checks.positive_int("batch_size", batch_size)
         self.rtol = _checks.positive_float("rtol", rtol)
-        self.probe_data = _materialize(probe_data)
+        self.max_examples = _checks.positive_int("max_examples", max_examples)
+        self._probe_source = probe_data
+        self.probe_data = None
+        if not isinstance(probe_data, tf.data.Dataset):
+            self.probe_data = _materialize(probe_data, self.max_examples, self.batch_size)
         self._writer = None
         self._outputs = {}
         self._history = {}
@@ -128,6 +150,9 @@ class SpectrumLogger(keras.callbacks.Callback):
     # -- Keras hooks ---------------------------------------------------------
 
     def on_train_begin(self, logs=None):
+        if self.probe_data is None:
+            self.probe_data = _materialize(self._probe_source, self.max_examples,
+                                           self.batch_size, input_rank(self.model))
         names = self.layers or (list(SIAMESE_OUTPUTS) if is_siamese(self.model)
                                 else ["output"])
         self._outputs = {}
@@ -150,16 +175,21 @@ class SpectrumLogger(keras.callbacks.Callback):
                          if is_siamese(self.model) and self.model.head is not None else None)
         self._weight_roots = ([r for r in (self.model.encoder, self.model.head) if r is not None]
                               if is_siamese(self.model) else [self.model])
-        self._step = 0
+        self._step = _optimizer_step(self.model) or 0
         self._logs_done = 0
         self._latest = {}
         self._last_step = self._last_heavy_step = None
         self._history = {name: {} for name in self._outputs}
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
-        if self.every_n_steps and self._step % self.every_n_steps == 0:
-            self._log(self._step, f"step {self._step}")
+        if not self.every_n_steps:
+            return
+        step = _optimizer_step(self.model)
+        if step is None:  # no optimizer: count the call-backs
+            step = self._step + 1
+        if step // self.every_n_steps > self._step // self.every_n_steps:
+            self._log(step, f"step {step}")
+        self._step = step
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every_n_steps is None and (epoch + 1) % self.every_n_epochs == 0:
@@ -251,9 +281,19 @@ class SpectrumLogger(keras.callbacks.Callback):
         return self._writer
 
 
-def _materialize(probe_data):
-    """The probe set as one array (read once; probe sets are small)."""
-    parts = [keras.ops.convert_to_numpy(x) for x in batches(probe_data, 1 << 30, "probe_data")]
+def _optimizer_step(model):
+    """The optimizer's step count (`iterations`), or `None` without one."""
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        return int(keras.ops.convert_to_numpy(optimizer.iterations))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _materialize(probe_data, max_examples, batch_size, rank=None):
+    """The probe set as one array (read once, at most `max_examples`)."""
+    parts = [keras.ops.convert_to_numpy(x)
+             for x in batches(probe_data, batch_size, "probe_data", max_examples, rank)]
     parts = [p for p in parts if p.shape[0]]
     if not parts:
         raise _checks.invalid("probe_data", "a non-empty probe set (at least one sample)",

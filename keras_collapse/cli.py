@@ -1,8 +1,17 @@
-"""The `keras-collapse` command: `run` a gin study, `list` the studies."""
+"""The `keras-collapse` command: `run` a gin study, `list` the studies.
+
+`--help` and `list` import neither TensorFlow nor the studies (they read the
+study modules' docstrings from their files); `run` imports them when it
+starts. The studies and their `.gin` files are installed with the package
+(`keras_collapse/studies/`, `keras_collapse/studies/gin/`), so a study runs by
+name from any directory.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
 import os
 import shlex
 import sys
@@ -14,8 +23,8 @@ def _parser():
         description="Run gin-configured studies of representation collapse.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run a study from .gin files")
-    run.add_argument("gin_files", nargs="*", help=".gin files (or study names)")
+    run = commands.add_parser("run", help="run a study from .gin files or by name")
+    run.add_argument("gin_files", nargs="*", help=".gin files or study names (e.g. tour)")
     run.add_argument("--gin_file", action="append", default=[], help="more .gin files")
     run.add_argument(
         "--gin_param", action="append", default=[], help="a binding, e.g. 'x.y = 1'"
@@ -25,40 +34,104 @@ def _parser():
     return parser
 
 
+def studies_dir():
+    """The installed studies package's directory (without importing it)."""
+    spec = importlib.util.find_spec("keras_collapse.studies")
+    return list(spec.submodule_search_locations)[0]
+
+
+def gin_dir():
+    """Where the studies' `.gin` files are installed."""
+    return os.path.join(studies_dir(), "gin")
+
+
+def study_names():
+    """Names of the installed studies: one `.gin` file each, in name order
+    (the tour of all of them last)."""
+    names = [name[: -len(".gin")] for name in os.listdir(gin_dir()) if name.endswith(".gin")]
+    return sorted(names, key=lambda name: (name == "tour", name))
+
+
+def describe():
+    """`{name: first docstring line of its module}`, read from the files."""
+    out = {}
+    for name in study_names():
+        path = os.path.join(studies_dir(), name + ".py")
+        with open(path, encoding="utf-8") as stream:
+            doc = ast.get_docstring(ast.parse(stream.read())) or ""
+        out[name] = doc.strip().splitlines()[0] if doc.strip() else ""
+    return out
+
+
 def _resolve(path):
-    """A .gin path, or a study name resolved to gin/<name>.gin beside the repo."""
+    """A .gin path, or a study name resolved to the installed `<name>.gin`."""
     if os.path.exists(path):
         return path
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for candidate in (os.path.join("gin", path + ".gin"), os.path.join(here, "gin", path + ".gin")):
-        if os.path.exists(candidate):
-            return candidate
+    candidate = os.path.join(gin_dir(), path + ".gin")
+    if os.path.exists(candidate):
+        return candidate
     raise SystemExit(
         f"keras-collapse: no such gin file or study: {path!r}. "
         "Run `keras-collapse list` for the studies."
     )
 
 
+def _import_tensorflow_quietly():
+    """Import TensorFlow and find its devices with file descriptor 2 closed.
+
+    TensorFlow's C++ start-up lines (written before its log level applies:
+    oneDNN and CUDA-stub notices, and an error-level "failed call to cuInit" on
+    machines without a GPU) are not problems of the run; the devices found are
+    printed instead. Python exceptions still surface (raised after stderr is
+    back).
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # captured stderr: nothing to hide
+        fd = None
+    if fd is not None:
+        sys.stderr.flush()
+        saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+    try:
+        import tensorflow as tf
+
+        devices = tf.config.list_physical_devices()
+    finally:
+        if fd is not None:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            os.close(devnull)
+    kinds = {}
+    for device in devices:
+        kinds[device.device_type] = kinds.get(device.device_type, 0) + 1
+    found = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+    print(f"[keras-collapse] TensorFlow {tf.__version__} on {found}", flush=True)
+
+
 def main(argv=None):
     """Entry point of the `keras-collapse` console script."""
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
-    import gin
-
-    import studies
-
     if args.command == "list":
-        for name, line in studies.describe().items():
+        for name, line in describe().items():
             print(f"{name:36s} {line}")
         return 0
     files = [_resolve(p) for p in args.gin_files + args.gin_file]
     if not files:
         raise SystemExit("keras-collapse run: give at least one .gin file or study name")
+    _import_tensorflow_quietly()
+    import gin
+
+    from keras_collapse import studies
+
     studies.load_all()
     gin.clear_config()
     try:
         gin.parse_config_files_and_bindings(files, args.gin_param, skip_unknown=False)
-    except (ValueError, KeyError, NameError, SyntaxError) as error:
+        studies.check_bindings()
+    except (ValueError, KeyError, NameError, SyntaxError, TypeError) as error:
         raise SystemExit(f"keras-collapse: invalid gin configuration: {error}") from None
     command = "keras-collapse " + " ".join(shlex.quote(a) for a in argv)
     studies.experiment(output_dir=args.output_dir, command=command)

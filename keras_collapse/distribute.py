@@ -59,18 +59,28 @@ def global_batch(x):
     # strategy would fail, while CollectiveReduceV2 compiles. Exact (each entry
     # is one value plus zeros); its gradient is the all-reduced gradient of the
     # local block, as for all_gather. Embeddings are small next to the model's
-    # gradients, so the all-reduce's extra traffic does not matter.
+    # gradients, so the all-reduce's extra traffic does not matter. The local
+    # sizes are all-reduced first, so replicas may hold different numbers of
+    # rows (the last batch of a dataset batched without drop_remainder: 35
+    # examples split 18 + 17, or 1 + 0).
     replicas = context.num_replicas_in_sync
     replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
     local = tf.shape(x, out_type=tf.int32)[0]
+    if x.shape.rank is not None and x.shape[0] is not None:
+        # A static local batch is the same on every replica.
+        offset, total = replica * local, replicas * local
+    else:
+        sizes = context.all_reduce(
+            "sum", tf.one_hot(replica, replicas, dtype=tf.float32) * tf.cast(local, tf.float32))
+        sizes = tf.cast(tf.round(sizes), tf.int32)
+        offset, total = tf.reduce_sum(sizes[:replica]), tf.reduce_sum(sizes)
     padding = tf.concat(
-        [[[replica * local, (replicas - 1 - replica) * local]],
-         tf.zeros([tf.rank(x) - 1, 2], tf.int32)], axis=0)
+        [[[offset, total - offset - local]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)], axis=0)
     gathered = context.all_reduce("sum", tf.pad(x, padding))
     if x.shape.rank is not None:
         rows = None if x.shape[0] is None else replicas * x.shape[0]
         gathered = tf.ensure_shape(gathered, [rows] + x.shape[1:].as_list())
-    return gathered, replica * local
+    return gathered, offset
 
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
@@ -119,18 +129,24 @@ def get_strategy(name="default"):
     return tf.distribute.TPUStrategy(resolver)
 
 
-def check_global_batch(global_batch_size, strategy=None, min_per_replica=1):
-    """Check a global batch against the replicas before training starts.
+def check_global_batch(global_batch_size, strategy=None, min_batch=1):
+    """Check a fixed global batch against the replicas before training starts.
 
     Args:
-        global_batch_size: The batch the objective should see.
+        global_batch_size: The batch the objective sees (summed over replicas).
         strategy: A `tf.distribute.Strategy`; defaults to the current one.
-        min_per_replica: Smallest per-replica batch allowed (contrastive
-            objectives need 2: an anchor needs another example on its replica
-            to be traced with a static batch). Defaults to `1`.
+        min_batch: Smallest global batch the objective is defined on
+            (contrastive and whole-batch objectives need 2: the
+            `min_batch` attribute of a `kc.losses` objective). Defaults to `1`.
 
     Returns:
         The per-replica batch size.
+
+    Raises:
+        ValueError: if the batch is smaller than `min_batch`, or does not
+            divide evenly over the replicas (a fixed batch must; a last
+            partial batch of a dataset batched without `drop_remainder` may be
+            split unevenly, and the objectives handle that exactly).
 
     Example:
 
@@ -144,21 +160,18 @@ def check_global_batch(global_batch_size, strategy=None, min_per_replica=1):
             "Invalid value for argument `global_batch_size`. Expected a positive "
             f"integer. Received: global_batch_size={global_batch_size!r}"
         )
+    if global_batch_size < min_batch:
+        raise ValueError(
+            f"The batch size is {global_batch_size} but this objective needs at "
+            f"least {min_batch} examples per batch: use a batch of at least {min_batch}."
+        )
     if global_batch_size % replicas:
         raise ValueError(
             f"The global batch size {global_batch_size} is not divisible by the "
             f"{replicas} replicas: use a multiple of {replicas}, e.g. "
             f"{replicas * max(1, global_batch_size // replicas)}."
         )
-    per_replica = global_batch_size // replicas
-    if per_replica < min_per_replica:
-        raise ValueError(
-            f"The per-replica batch is {per_replica} ({global_batch_size} over "
-            f"{replicas} replicas) but this objective needs at least "
-            f"{min_per_replica} per replica: use a global batch of at least "
-            f"{min_per_replica * replicas}."
-        )
-    return per_replica
+    return global_batch_size // replicas
 
 
 def scaled_learning_rate(base_learning_rate, global_batch_size, base_batch_size=256):

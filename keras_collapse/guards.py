@@ -74,9 +74,23 @@ class NonFiniteGuard(keras.callbacks.Callback):
     Causes checked, most likely first: the loss growing by more than
     ``growth_factor`` before failing (learning rate too large); a
     float16/bfloat16 model with a temperature ≤ 0.05; probe embeddings whose
-    norm fell to ~0 (needs ``probe_data``); and otherwise non-finite inputs.
-    The per-batch losses are estimated from Keras' running epoch mean
-    (``b·m_b − (b−1)·m_{b−1}``, exact for equal batch sizes).
+    norm fell to ~0 (needs ``probe_data``); a failing batch of a single
+    example (a :class:`~keras_collapse.models.SiameseModel` records its batch
+    sizes; for other models the last batch of an epoch is named as
+    suspect); and otherwise non-finite inputs. The per-batch losses are
+    estimated from Keras' running epoch mean (``b·m_b − a·m_a`` over the
+    ``b − a`` batches between call-backs, exact for equal batch sizes).
+
+    The loss can stay finite while the weights are not: on CPU, oneDNN's
+    fused convolution + ReLU turns a NaN input into 0 in the forward pass
+    but not in the gradient, so one NaN pixel leaves every weight NaN and the
+    loss finite. With ``check_weights`` (the default) the guard also checks
+    every weight at the end of each epoch and fails the same way, naming the
+    non-finite weights.
+
+    Steps are optimizer steps: they continue across ``fit`` calls, and under
+    ``compile(steps_per_execution=k)`` (one call-back per ``k`` steps) the
+    step named is the last of the failing execution.
 
     With ``probe_data`` the model also embeds that small batch every
     ``every_n_steps`` steps (``model.embed`` of a
@@ -97,6 +111,8 @@ class NonFiniteGuard(keras.callbacks.Callback):
             ``guard.error`` (``False``). Defaults to `True`.
         growth_factor: loss growth (max |loss| / first |loss|) read as
             divergence. Defaults to `1e3`.
+        check_weights: check that every weight is finite at the end of each
+            epoch. Defaults to `True`.
 
     Example:
 
@@ -121,8 +137,9 @@ class NonFiniteGuard(keras.callbacks.Callback):
     """
 
     def __init__(self, probe_data=None, every_n_steps=50, raise_error=True,
-                 growth_factor=GROWTH_FACTOR):
+                 growth_factor=GROWTH_FACTOR, check_weights=True):
         super().__init__()
+        self.check_weights = bool(check_weights)
         self.every_n_steps = _checks.positive_int("every_n_steps", every_n_steps)
         self.raise_error = bool(raise_error)
         self.growth_factor = _checks.positive_float("growth_factor", growth_factor)
@@ -140,8 +157,9 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def _reset(self):
         self._step = 0
+        self._epoch_start = 0
         self._epoch = 0
-        self._previous_mean = None
+        self._previous = None  # (batch, running mean) at the previous call-back
         self._first = None  # (step, loss) of the first finite batch loss
         self._largest = None  # (step, loss) of the largest |batch loss|
         self._last = None  # (step, loss) of the last finite batch loss
@@ -158,10 +176,13 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
-        self._previous_mean = None
+        self._epoch_start = self._step
+        self._previous = None
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
+        # `batch` is the last batch of the call-back's execution (Keras calls
+        # back once per `steps_per_execution` steps).
+        before, self._step = self._step, self._epoch_start + batch + 1
         value = None if not logs else logs.get("loss")
         if value is None:
             return
@@ -170,18 +191,24 @@ class NonFiniteGuard(keras.callbacks.Callback):
             self._fail(batch, mean)
             return
         self._record(batch, mean)
-        if self.probe_data is not None and self._step % self.every_n_steps == 0:
+        if (self.probe_data is not None
+                and self._step // self.every_n_steps > before // self.every_n_steps):
             self._check_probe(batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.check_weights and self.error is None:
+            self._check_weights(epoch)
 
     # -- bookkeeping ---------------------------------------------------------
 
     def _record(self, batch, mean):
         """Per-batch loss recovered from Keras' running mean of the epoch."""
-        if self._previous_mean is None or batch == 0:
+        if self._previous is None:
             loss = mean
         else:
-            loss = (batch + 1) * mean - batch * self._previous_mean
-        self._previous_mean = mean
+            last, previous_mean = self._previous
+            loss = ((batch + 1) * mean - (last + 1) * previous_mean) / (batch - last)
+        self._previous = (batch, mean)
         point = (self._step, loss)
         if self._first is None:
             self._first = point
@@ -199,6 +226,25 @@ class NonFiniteGuard(keras.callbacks.Callback):
         norms = np.linalg.norm(z.reshape(z.shape[0], -1), axis=1)
         self._norms.append((self._step, float(np.mean(norms))))
 
+    def _check_weights(self, epoch):
+        bad = [(getattr(w, "path", None) or w.name, int(np.size(v) - np.count_nonzero(np.isfinite(v))))
+               for w in self.model.weights
+               for v in [np.asarray(keras.ops.convert_to_numpy(w))]
+               if v.dtype.kind == "f" and not np.isfinite(v).all()]
+        if not bad:
+            return
+        names = ", ".join(name for name, _ in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        last = "" if self._last is None else f" (last batch loss {self._last[1]:.4g})"
+        self._fail(None, None, note=(
+            f"{len(bad)} of {len(self.model.weights)} weight tensors hold NaN/Inf ({names}) "
+            f"while the training loss stayed finite{last}"), epoch=epoch,
+            causes=[
+                "a NaN/Inf in the inputs: on CPU, oneDNN's fused convolution + ReLU "
+                "maps a NaN input to 0 in the forward pass but not in the gradient, so "
+                "one NaN pixel makes the weights NaN while the loss stays finite. Check "
+                "the data (np.isfinite(x).all(), or tf.debugging.check_numerics in the "
+                "pipeline)."])
+
     def _embed(self, x):
         embed = getattr(self.model, "embed", None)
         if callable(embed):
@@ -207,14 +253,18 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     # -- the report ----------------------------------------------------------
 
-    def _fail(self, batch, loss, note=None):
+    def _fail(self, batch, loss, note=None, epoch=None, causes=None):
         self.model.stop_training = True
         objective = describe_objective(self.model)
-        causes = self._causes()
-        what = (f"Non-finite training loss ({loss}) at step {self._step}" if loss is not None
-                else f"Non-finite probe embeddings at step {self._step}")
-        lines = [f"{what} (epoch {self._epoch + 1}, batch {batch + 1})"
-                 + (f": {note}." if note else "."),
+        causes = (causes or []) + self._causes(batch, fallback=not causes)
+        if loss is not None:
+            what = f"Non-finite training loss ({loss}) at step {self._step}"
+        elif batch is None:
+            what = f"Non-finite weights at the end of epoch {epoch + 1}, step {self._step}"
+        else:
+            what = f"Non-finite probe embeddings at step {self._step}"
+        where = "" if batch is None else f" (epoch {self._epoch + 1}, batch {batch + 1})"
+        lines = [f"{what}{where}" + (f": {note}." if note else "."),
                  f"Objective: {objective}; {describe_optimizer(self.model)}.",
                  "Likely cause: " + causes[0]]
         lines += [f"Also possible: {cause}" for cause in causes[1:]]
@@ -222,13 +272,14 @@ class NonFiniteGuard(keras.callbacks.Callback):
                      "the diverged values, so restart from a checkpoint.")
         message = "\n".join(lines)
         self.error = NonFiniteLossError(
-            message, step=self._step, epoch=self._epoch + 1, batch=batch + 1, loss=loss,
+            message, step=self._step, epoch=self._epoch + 1,
+            batch=None if batch is None else batch + 1, loss=loss,
             objective=objective, causes=causes)
         if self.raise_error:
             raise self.error
         _LOGGER.warning("NonFiniteGuard: %s", message)
 
-    def _causes(self):
+    def _causes(self, batch=None, fallback=True):
         causes = []
         if (self._first is not None and self._largest is not None
                 and abs(self._largest[1]) > self.growth_factor * max(abs(self._first[1]), 1e-12)):
@@ -256,13 +307,30 @@ class NonFiniteGuard(keras.callbacks.Callback):
                     f"{last[0]}; normalised objectives then divide by ~0. Use a head "
                     "with BatchNorm, a variance term (VICReg) or a larger weight decay "
                     "balance.")
-        if not causes:
+        size = getattr(self.model, "last_batch_size", None)
+        if _small_batch(size):
+            causes.append(
+                f"the failing batch held {size} example: objectives that use the other "
+                "examples or batch statistics (a variance, a covariance) are undefined "
+                "on one. Batch the data with drop_remainder=True, or choose a batch size "
+                "that leaves at least 2 examples in the last batch.")
+        elif size is None and batch is not None and batch + 1 == (self.params or {}).get("steps"):
+            causes.append(
+                f"the failing batch is the last of the epoch (batch {batch + 1}), which "
+                "is smaller than the others when the data's size is not a multiple of "
+                "the batch size: batch with drop_remainder=True to rule this out.")
+        if not causes and fallback:
             causes.append(
                 "no blow-up was seen before the failure, so the batch itself (or the "
                 "weights) may hold NaN/Inf: check the inputs, e.g. with "
                 "tf.debugging.check_numerics in the augmentation or "
                 "np.isfinite(x).all(), and the loss settings.")
         return causes
+
+
+def _small_batch(size):
+    """Whether a recorded batch size is one too small for batch statistics."""
+    return size is not None and size < 2
 
 
 def _objective(model):

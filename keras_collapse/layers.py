@@ -71,7 +71,7 @@ class DirectCLRHead(keras.layers.Layer):
         return {**super().get_config(), "dim": self.dim}
 
 
-def _mlp(units, activation, batch_norm, use_bias, name):
+def _mlp(units, activation, batch_norm, use_bias, name, kernel_regularizers):
     """Dense(+BN)(+activation) blocks; the last block is linear."""
     layers = []
     for index, width in enumerate(units):
@@ -79,6 +79,7 @@ def _mlp(units, activation, batch_norm, use_bias, name):
         layers.append(
             keras.layers.Dense(
                 width, use_bias=use_bias and not (batch_norm and not last),
+                kernel_regularizer=kernel_regularizers[index],
                 name=f"{name}_dense_{index}",
             )
         )
@@ -93,6 +94,17 @@ def _mlp(units, activation, batch_norm, use_bias, name):
     return layers
 
 
+def _regularizers(kernel_regularizer, count):
+    """One kernel regularizer (or None) per Dense layer of a head."""
+    if isinstance(kernel_regularizer, (list, tuple)):
+        if len(kernel_regularizer) != count:
+            raise _checks.invalid(
+                "kernel_regularizer", f"one regularizer, or a list of {count} (one per "
+                "Dense layer)", kernel_regularizer)
+        return [keras.regularizers.get(r) for r in kernel_regularizer]
+    return [keras.regularizers.get(kernel_regularizer)] * count
+
+
 class _MLPHead(keras.layers.Layer):
     """An MLP head built from `hidden_dims` and `output_dim` (shared machinery)."""
 
@@ -103,6 +115,7 @@ class _MLPHead(keras.layers.Layer):
         activation="relu",
         batch_norm=True,
         use_bias=True,
+        kernel_regularizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -117,12 +130,14 @@ class _MLPHead(keras.layers.Layer):
         self.activation = activation
         self.batch_norm = bool(batch_norm)
         self.use_bias = bool(use_bias)
+        units = (*self.hidden_dims, self.output_dim)
         self.blocks = _mlp(
-            (*self.hidden_dims, self.output_dim),
+            units,
             keras.activations.get(activation),
             self.batch_norm,
             self.use_bias,
             self.name,
+            _regularizers(kernel_regularizer, len(units)),
         )
 
     def build(self, input_shape):
@@ -152,7 +167,16 @@ class _MLPHead(keras.layers.Layer):
             if not isinstance(self.activation, str) else self.activation,
             "batch_norm": self.batch_norm,
             "use_bias": self.use_bias,
+            # Read from the Dense layers, so a regularizer added later
+            # (attach_werank) is saved too.
+            "kernel_regularizer": self._kernel_regularizers(),
         }
+
+    def _kernel_regularizers(self):
+        configs = [None if layer.kernel_regularizer is None
+                   else keras.regularizers.serialize(layer.kernel_regularizer)
+                   for layer in self.blocks if isinstance(layer, keras.layers.Dense)]
+        return configs if any(configs) else None
 
 
 @keras.saving.register_keras_serializable(package="keras_collapse")
@@ -172,6 +196,10 @@ class ProjectionHead(_MLPHead):
         activation: Hidden activation. Defaults to `"relu"`.
         batch_norm: BatchNorm after hidden Dense layers. Defaults to `True`.
         use_bias: Use biases (dropped where a BatchNorm follows). Defaults to `True`.
+        kernel_regularizer: A regularizer for every Dense kernel (e.g.
+            `kc.regularizers.WERank(0.1)`), or a list with one (or `None`) per
+            Dense layer. Regularizers attached later with `attach_werank` are
+            saved with the head too. Defaults to `None`.
         final_batch_norm: Append BatchNorm(center=False, scale=False).
             Defaults to `False`.
 
@@ -210,8 +238,8 @@ class PredictionHead(_MLPHead):
     Args:
         output_dim: Output size (the projection size). Required.
         hidden_dim: Bottleneck width. Defaults to `512` (SimSiam's 2048→512→2048).
-        **kwargs: `activation`, `batch_norm`, `use_bias` as for
-            :class:`ProjectionHead`.
+        **kwargs: `activation`, `batch_norm`, `use_bias`, `kernel_regularizer`
+            as for :class:`ProjectionHead`.
 
     Input shape: `(batch_size, output_dim)`. Output shape: the same.
 

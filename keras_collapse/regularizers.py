@@ -106,7 +106,19 @@ class WERank(keras.regularizers.Regularizer):
         return {"alpha": self.alpha}
 
 
-def _kernel_layers(model):
+def kernel_layers(model):
+    """The Dense/Conv layers of `model` with a kernel, in a fixed order.
+
+    The order of Keras' recursive layer walk (attribute order), the same for
+    a model and its `load_model` copy.
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    >>> [layer.name for layer in kernel_layers(model)]
+    ['d']
+    """
     return [
         layer
         for layer in model._flatten_layers(include_self=False, recursive=True)
@@ -140,7 +152,7 @@ def attach_werank(model, alpha=0.1):
     >>> len(model.losses)
     2
     """
-    layers = _kernel_layers(model)
+    layers = kernel_layers(model)
     if not layers:
         raise ValueError(
             "Invalid value for argument `model`. Expected a built model with at "

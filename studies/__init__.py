@@ -1,7 +1,7 @@
 """gin-configured studies reproducing the four papers in ../shared/papers.
 
 Each study is a module with one ``@gin.configurable`` entry function taking a
-:class:`studies._harness.Study` as its first argument. The ``.gin`` files under
+:class:`keras_collapse.studies._harness.Study` as its first argument. The ``.gin`` files under
 ``gin/`` bind ``experiment.study`` to one of them and set its parameters.
 """
 
@@ -15,7 +15,9 @@ import keras
 import tensorflow as tf
 
 import keras_collapse as kc
-from studies._harness import Study
+from keras_collapse._quiet import quiet_retracing
+from keras_collapse.studies._bindings import check_bindings  # noqa: F401
+from keras_collapse.studies._harness import Study
 
 # name -> module; `keras-collapse list` prints the first docstring line of each.
 STUDY_NAMES = (
@@ -42,22 +44,29 @@ def load(name):
             f"Unknown study {name!r}. Available studies: {', '.join(available())} "
             "(see `keras-collapse list`)."
         )
-    return importlib.import_module(f"studies.{name}")
+    return importlib.import_module(f"keras_collapse.studies.{name}")
 
 
 def load_all():
     """Import every study module so gin knows all configurables."""
-    import studies.configurables  # noqa: F401  (registers kc objects with gin)
+    import keras_collapse.studies.configurables  # noqa: F401  (registers kc objects with gin)
 
     return {name: load(name) for name in available()}
 
 
 def describe():
-    """`{name: one-line description}` of every available study."""
-    return {
-        name: (module.__doc__ or "").strip().splitlines()[0]
-        for name, module in load_all().items()
-    }
+    """`{name: one-line description}` of every available study (from the files)."""
+    from keras_collapse.cli import describe as read
+
+    return {name: line for name, line in read().items() if name in available()}
+
+
+# Keras 3's traced step functions (TensorFlow backend), by qualified name.
+_KERAS_STEP_FUNCTIONS = (
+    "TensorFlowTrainer._make_function.<locals>.multi_step_on_iterator",
+    "TensorFlowTrainer._make_function.<locals>.one_step_on_data",
+    "TensorFlowTrainer.make_predict_function.<locals>.one_step_on_data_distributed",
+)
 
 
 def _worker_dir(output_dir):
@@ -92,6 +101,10 @@ def experiment(output_dir, study=gin.REQUIRED, seed=0, strategy="default", comma
     """
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    # A study trains a new model per unit, each tracing Keras' step functions
+    # once; with few steps per unit TensorFlow reads that as retracing.
+    for name in _KERAS_STEP_FUNCTIONS:
+        quiet_retracing(name)
     distribution = kc.distribute.get_strategy(strategy)
     name = getattr(study, "__name__", str(study))
     context = Study(_worker_dir(output_dir), name, seed=seed, strategy=distribution)

@@ -190,7 +190,10 @@ def fit_siamese(model, loss, optimizer, dataset, epochs, steps_per_epoch, callba
 
 def features(encoder, x, batch_size=512):
     """Encoder outputs ``(N, dim)`` (float64) of images ``x`` in inference mode."""
-    return np.asarray(encoder.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    # Not encoder.predict: under op determinism TensorFlow 2.21 logs a
+    # spurious "NodeDef mentions attribute use_unbounded_threadpool" error for
+    # Keras' array pipeline (see kc.data.orderings).
+    return np.asarray(kc.evaluation.embed(encoder, x, batch_size), dtype=np.float64)
 
 
 def representation_metrics(z):

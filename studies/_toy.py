@@ -23,6 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import keras_collapse as kc
+from keras_collapse._quiet import quiet_retracing
 
 INITS = ("authors", "torch", "glorot")
 
@@ -185,6 +186,7 @@ def train(objective, data, std, steps, optimizer, batch_size=None, record_every=
     variables = objective.trainable_variables
 
     @tf.function
+    @quiet_retracing  # one traced loop per model, by design (see kc._quiet)
     def chunk(count):
         total = tf.constant(0.0)
         for _ in tf.range(count):

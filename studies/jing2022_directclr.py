@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 import keras_collapse as kc
 from keras_collapse.data import views
-from studies import _digits
+from keras_collapse.studies import _digits
 
 #: The four variants of Table 1, in the paper's order.
 VARIANTS = ("2-layer nonlinear projector", "1-layer linear projector", "no projector",
@@ -165,7 +165,7 @@ def jing2022_directclr(
     """Table 1 and Fig. 7b of Jing et al. 2022 (arXiv 2110.09348) at digits scale.
 
     Args:
-        study: the :class:`studies._harness.Study` context.
+        study: the :class:`keras_collapse.studies._harness.Study` context.
         dataset: ``"digits"`` or a TFDS image dataset name. Defaults to ``"digits"``.
         test_fraction: held-out share for the probe. Defaults to ``0.25``.
         architecture: encoder, see :func:`studies._digits.build_encoder`.
@@ -198,7 +198,7 @@ def jing2022_directclr(
         steps_per_epoch=steps_per_epoch, probe_size=probe_size,
         log_every_n_epochs=log_every_n_epochs)
     kc.distribute.check_global_batch(
-        batch_size, study.strategy, settings["loss"].min_batch_per_replica)
+        batch_size, study.strategy, settings["loss"].min_batch)
     data = _digits.load_split(dataset, test_fraction=test_fraction, seed=study.seed)
     study.log(f"{dataset}: {data[0][0].shape[0]} train / {data[1][0].shape[0]} test images")
     seeds = [study.seed + i for i in range(num_seeds)]

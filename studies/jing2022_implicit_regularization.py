@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import keras_collapse as kc
-from studies import _toy
+from keras_collapse.studies import _toy
 
 
 def _spearman(a, b):
@@ -72,7 +72,7 @@ def jing2022_implicit_regularization(
     """Train 1-4 layer linear nets (and a 2-layer ReLU net) under weak augmentation.
 
     Args:
-        study: The :class:`studies._harness.Study` context.
+        study: The :class:`keras_collapse.studies._harness.Study` context.
         depths: Numbers of linear layers for Fig. 6a (must include 2).
         nonlinear_activation: Activation between the two layers for Fig. 6b.
         steps: SGD iterations (10,000 in case_2.py).

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 import keras_collapse as kc
 from keras_collapse import theory
-from studies import _toy
+from keras_collapse.studies import _toy
 
 
 def _fmt(value, digits=2):
@@ -157,7 +157,7 @@ def jing2022_strong_augmentation(
     """Sweep the augmentation strength k; compare X's negative eigenspace with decay.
 
     Args:
-        study: The :class:`studies._harness.Study` context.
+        study: The :class:`keras_collapse.studies._harness.Study` context.
         noise_stds: Noise standard deviations k on the last `noisy_dims` inputs.
         steps: SGD iterations per run (10,000 in case_1.py).
         batch_size: Minibatch size (128).

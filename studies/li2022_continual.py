@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 import keras_collapse as kc
 from keras_collapse.data import orderings
-from studies import _digits
+from keras_collapse.studies import _digits
 
 #: The orderings of Table 2, in the paper's order.
 ORDERINGS = ("multi_pass", "cumulative", "single_pass", "hybrid")
@@ -243,7 +243,7 @@ def li2022_continual(
     """Figs 11, 12, 14 and Table 2 of Li et al. 2022 (arXiv 2209.15007) at digits scale.
 
     Args:
-        study: the :class:`studies._harness.Study` context.
+        study: the :class:`keras_collapse.studies._harness.Study` context.
         dataset: ``"digits"`` or a TFDS image dataset name. Defaults to ``"digits"``.
         test_fraction: held-out share (probe test set and AUC probe set).
             Defaults to ``0.25``.

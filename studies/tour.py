@@ -12,7 +12,7 @@ import os
 
 import gin
 
-from studies._harness import Study
+from keras_collapse.studies._harness import Study
 
 
 def _select(name, claims, wanted):
@@ -35,7 +35,7 @@ def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
     """Run every study in `parts` at tour size and report the headline claims.
 
     Args:
-        study: The tour's :class:`studies._harness.Study`.
+        study: The tour's :class:`keras_collapse.studies._harness.Study`.
         parts: Study entry functions, usually gin-scoped (e.g.
             `@tour/jing2022_strong_augmentation`) so the tour's reduced sizes
             apply only here.

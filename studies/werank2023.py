@@ -23,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import keras_collapse as kc
-from studies import _toy
+from keras_collapse.studies import _toy
 
 METHODS = ("infonce", "vicreg", "ema")
 
@@ -92,7 +92,7 @@ def werank2023(
     """Each objective with and without WERank; depth and augmentation sweeps.
 
     Args:
-        study: The :class:`studies._harness.Study` context.
+        study: The :class:`keras_collapse.studies._harness.Study` context.
         methods: Objectives among `"infonce"`, `"vicreg"`, `"ema"`.
         steps: Full-batch steps (= epochs; 1,000 in Fig. 1, 10,000 in the
             appendix; 2,000 here to fit the CPU budget).

@@ -160,7 +160,7 @@ def ziyin2023_landscape(
     """Predict learned directions from the curvature at the origin and train.
 
     Args:
-        study: The :class:`studies._harness.Study` context.
+        study: The :class:`keras_collapse.studies._harness.Study` context.
         losses: Loss names, a subset of `LOSSES`.
         data_variances: Data variance `s_k` of each input direction (the zeros
             are pure-augmentation directions).

@@ -23,7 +23,7 @@ GLOBAL_BATCH = 32
 def main(out):
     multi = bool(os.environ.get("TF_CONFIG"))
     strategy = kc.distribute.get_strategy("multi_worker" if multi else "default")
-    kc.distribute.check_global_batch(GLOBAL_BATCH, strategy, min_per_replica=2)
+    kc.distribute.check_global_batch(GLOBAL_BATCH, strategy, min_batch=2)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 8)).astype("float32")
     x_b = (x + 0.1 * rng.normal(size=x.shape)).astype("float32")

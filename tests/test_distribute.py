@@ -55,8 +55,7 @@ def test_fit_gives_same_weights(mirrored_results, name):
     "case, message",
     [
         ("indivisible", r"33 is not divisible by the 2 replicas: use a multiple of 2"),
-        ("one_per_replica", r"per-replica batch is 1 .* at least 2 per replica: use a global batch of at least 4"),
-        ("ragged", r"drop_remainder=True"),
+        ("too_small", r"batch size is 1 but this objective needs at least 2 examples per batch"),
     ],
 )
 def test_configurations_that_cannot_work_fail_before_training(mirrored_results, case, message):
@@ -93,9 +92,11 @@ def test_replica_train_step_compiles_with_xla(mirrored_results, name):
 
 
 def test_check_global_batch_on_one_device():
-    assert kc.distribute.check_global_batch(8, min_per_replica=2) == 8
+    assert kc.distribute.check_global_batch(8, min_batch=2) == 8
     with pytest.raises(ValueError, match="global_batch_size"):
         kc.distribute.check_global_batch(0)
+    with pytest.raises(ValueError, match="batch size is 1 but this objective needs at least 2"):
+        kc.distribute.check_global_batch(1, min_batch=2)
 
 
 def test_strategies_by_name():

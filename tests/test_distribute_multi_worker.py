@@ -8,26 +8,14 @@ re-batched data, so each step's global batch is the single-process batch.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 from studytools import DIRECTCLR_SMALL
+from workers import TIMEOUT_S, run_two_workers
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "_multi_worker_check.py")
-TIMEOUT_S = 240
-
-
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _weights(path):
@@ -35,39 +23,12 @@ def _weights(path):
         return [data[key] for key in sorted(data.files, key=lambda k: int(k.split("_")[1]))]
 
 
-def _run_two_workers(command_of, cwd=None):
-    """Start worker 0 and 1 (TF_CONFIG on loopback ports) and wait for both."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    processes = []
-    try:
-        for index in range(2):
-            config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-            processes.append(
-                subprocess.Popen(
-                    command_of(index),
-                    cwd=cwd,
-                    env={**env, "TF_CONFIG": json.dumps(config)},
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-        for process in processes:
-            output, _ = process.communicate(timeout=TIMEOUT_S)
-            assert process.returncode == 0, output.decode()[-3000:]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-
-
 def test_two_workers_match_single_process(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     single = tmp_path / "single.npz"
     subprocess.run([sys.executable, SCRIPT, str(single)], env=env, check=True, timeout=TIMEOUT_S)
 
-    _run_two_workers(lambda index: [sys.executable, SCRIPT, str(tmp_path / f"worker{index}.npz")])
+    run_two_workers(lambda index: [sys.executable, SCRIPT, str(tmp_path / f"worker{index}.npz")])
 
     assert not (tmp_path / "worker1.npz").exists(), "only the chief writes"
     for expected, got in zip(_weights(single), _weights(tmp_path / "worker0.npz"), strict=True):
@@ -90,7 +51,7 @@ def test_study_under_two_workers_matches_single_process(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     subprocess.run(_study_command(tmp_path / "single", "default"), cwd=root, env=env,
                    check=True, timeout=TIMEOUT_S, capture_output=True)
-    _run_two_workers(lambda index: _study_command(tmp_path / "multi", "multi_worker"), cwd=root)
+    run_two_workers(lambda index: _study_command(tmp_path / "multi", "multi_worker"), cwd=root)
 
     # The chief writes the results; the other worker keeps its own copy apart.
     assert (tmp_path / "multi" / "results.json").exists()

@@ -11,7 +11,7 @@ import time
 import gin
 import pytest
 
-import studies
+from keras_collapse import studies
 import studytools
 from keras_collapse import cli
 
@@ -56,6 +56,7 @@ def test_gin_file_parses_with_unknown_bindings_refused(path):
     try:
         gin.parse_config_files_and_bindings([path], [], finalize_config=False, skip_unknown=False)
         assert gin.query_parameter("experiment.study") is not None
+        studies.check_bindings()  # every shipped binding has its parameter's type
     finally:
         gin.clear_config()
     with open(path) as stream:

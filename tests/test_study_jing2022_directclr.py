@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from studytools import DIRECTCLR_SMALL, check_artifacts, run_study
-from studies import _digits, jing2022_directclr as study
+from keras_collapse.studies import _digits, jing2022_directclr as study
 
 SMALL = DIRECTCLR_SMALL
 
@@ -31,7 +31,7 @@ def test_study_runs_small_and_writes_every_artifact(tmp_path):
         "model = keras.saving.load_model(sys.argv[1])\n"
         "x = kc.data.digits()[0][:200]\n"
         "report = kc.metrics.spectrum_report(model, x, output='representation')\n"
-        "assert 'studies' not in sys.modules\n"
+        "assert 'keras_collapse.studies' not in sys.modules\n"
         "print(len(report.eigenvalues), report.effective_rank > 1)\n"
     )
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "models" / "DirectCLR_seed=0.keras")],

@@ -8,7 +8,7 @@ import numpy as np
 
 import keras_collapse as kc
 from studytools import check_artifacts, run_study
-from studies import _toy
+from keras_collapse.studies import _toy
 
 SMALL = [
     "jing2022_implicit_regularization.depths = (1, 2)",

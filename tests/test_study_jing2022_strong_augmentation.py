@@ -6,7 +6,7 @@ import json
 import numpy as np
 
 from studytools import check_artifacts, run_study
-from studies import _toy
+from keras_collapse.studies import _toy
 
 SMALL = [
     "jing2022_strong_augmentation.noise_stds = (0.5, 3.0)",

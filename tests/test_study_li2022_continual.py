@@ -7,20 +7,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from studytools import check_artifacts, run_study
+from studytools import LI2022_SMALL, check_artifacts, run_study
 from keras_collapse.data import orderings
-from studies import li2022_continual as study
+from keras_collapse.studies import li2022_continual as study
 
-SMALL = [
-    "li2022_continual.architecture = 'mlp'",
-    "li2022_continual.widths = {'narrow': 2, 'wide': 4}",
-    "li2022_continual.epochs = 2",
-    "li2022_continual.steps_per_epoch = 1",
-    "li2022_continual.batch_size = 32",
-    "li2022_continual.num_seeds = 1",
-    "li2022_continual.projection_dim = 8",
-    "li2022_continual.predictor_hidden_dim = 4",
-]
+SMALL = LI2022_SMALL
 
 
 def test_study_runs_small_and_writes_every_artifact(tmp_path):

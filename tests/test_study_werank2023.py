@@ -8,7 +8,7 @@ import pytest
 
 import keras_collapse as kc
 from studytools import check_artifacts, run_study
-from studies import _toy
+from keras_collapse.studies import _toy
 
 SMALL = [
     "werank2023.steps = 30",

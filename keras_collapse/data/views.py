@@ -3,7 +3,10 @@
 Each element is ``((view_a, view_b),)``: a 1-tuple holding the pair, so Keras
 unpacks ``x = (view_a, view_b)`` and no ``y``. Augmentations see whole batches
 and a seed of shape ``(2,)`` derived statelessly from ``(seed, step)`` and the
-view, so views are reproducible.
+view, so views are reproducible. Views always come out as floats: a view
+function that returns ``uint8`` (an identity, say) has its views scaled to
+``[0, 1]`` as the package's augmentations do, so every view of a pipeline is
+on the same scale.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_collapse import _checks
+from keras_collapse.data.augment import to_float
 
 
 def examples_of(data):
@@ -72,6 +76,16 @@ def _check_batch(view, batch, name, augment):
         return tf.identity(view)
 
 
+def _as_float(view):
+    """uint8 views scaled to [0, 1] like the augmentations' output; other
+    integer views cast to float32; float views unchanged."""
+    if view.dtype == tf.uint8:
+        return to_float(view)
+    if view.dtype.is_integer:
+        return tf.cast(view, tf.float32)
+    return view
+
+
 def views_map_fn(augment_a, augment_b, seed):
     """Build ``fn(step, batch) -> ((view_a, view_b),)`` for ``Dataset.map``.
 
@@ -101,7 +115,7 @@ def views_map_fn(augment_a, augment_b, seed):
         seed_a, seed_b = tf.unstack(tf.random.experimental.stateless_split(base, 2))
         view_a = _check_batch(augment_a(batch, seed_a), batch, "augment_a", augment_a)
         view_b = _check_batch(augment_b(batch, seed_b), batch, "augment_b", augment_b)
-        return ((view_a, view_b),)
+        return ((_as_float(view_a), _as_float(view_b)),)
 
     return fn
 

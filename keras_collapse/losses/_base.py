@@ -21,15 +21,30 @@ class PairLoss(keras.losses.Loss):
 
     fn = None
     settings = ()
-    # Smallest batch each replica may hold (contrastive objectives need 2).
-    min_batch_per_replica = 1
+    # Smallest (global) batch the objective is defined on: contrastive and
+    # whole-batch objectives need 2 (negatives; a variance or a correlation).
+    min_batch = 1
     # Whole-batch objectives return one scalar: there is nothing to weight.
     whole_batch = False
+    # Siamese objectives (SimSiam, BYOL) compare a predictor's outputs with
+    # targets: SiameseModel gives them (prediction, target) pairs and the
+    # others the head's embeddings, so any objective fits any model.
+    takes_predictions = False
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype="float32"):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if y_true is None or y_pred is None:
+            raise ValueError(
+                f"{type(self).__name__} compares the embeddings of two views, called "
+                "as loss(z_a, z_b). Received: "
+                f"{'y_true' if y_true is None else 'y_pred'}=None. Keras' compile() "
+                "applies a loss to each model output against a target y, which a "
+                "self-supervised model has not: train with "
+                "kc.models.SiameseModel(encoder, head) (it calls loss(z_a, z_b)), or "
+                "call the loss in your own train_step / compute_loss."
+            )
         if sample_weight is not None and self.whole_batch:
             raise ValueError(
                 f"Invalid value for argument `sample_weight`: {type(self).__name__} "
@@ -46,13 +61,22 @@ class PairLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         loss = type(self).fn(y_true, y_pred, **self._settings())
         replicas = num_replicas()
-        if loss.shape.rank == 0 and replicas > 1 and self.reduction not in (None, "none"):
+        if replicas == 1 or self.reduction in (None, "none"):
+            return loss
+        if loss.shape.rank == 0:
             # A whole-batch objective is computed on the gathered global batch by
             # every replica; Keras scales per-example losses by 1/replicas but
             # not scalars, so scale here: the sum over replicas is then the
             # global-batch loss and so are the summed gradients.
-            loss = loss / replicas
-        return loss
+            return loss / replicas
+        # Keras takes each replica's mean over its own examples, divided by the
+        # replicas. A last batch split unevenly (35 examples: 18 + 17, or 1 +
+        # 0) would then weight the replicas' examples unequally; scaling by
+        # replicas * local / global makes the sum over replicas the mean over
+        # the global batch for any split (a factor of 1 for an even one).
+        local = tf.cast(tf.shape(loss)[0], loss.dtype)
+        total = tf.distribute.get_replica_context().all_reduce("sum", local)
+        return loss * (replicas * local / tf.maximum(total, 1.0))
 
     def _settings(self):
         return {key: getattr(self, key) for key in self.settings}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from keras_collapse import _checks
+from keras_collapse.distribute import num_replicas
 
 # Added to logits that must not count (an anchor's similarity with itself).
 # exp(-1e9) underflows to exactly 0 in float32 without producing inf/NaN.
@@ -29,7 +30,8 @@ def check_pair(z_a, z_b, min_batch=1, names=("z_a", "z_b")):
     """Validate two embedding batches and return them as float32.
 
     Raises ValueError naming the argument and the received shapes when a rank is
-    not 2, the shapes differ, or the (static) batch is smaller than `min_batch`.
+    not 2 or the shapes differ. The batch must hold at least `min_batch`
+    examples (see :func:`check_batch_size`).
     """
     z_a, z_b = to_float32(z_a, names[0]), to_float32(z_b, names[1])
     for name, z in zip(names, (z_a, z_b)):
@@ -44,19 +46,46 @@ def check_pair(z_a, z_b, min_batch=1, names=("z_a", "z_b")):
                 f"The two views must have the same shape. Received: "
                 f"{names[0]}.shape={z_a.shape}, {names[1]}.shape={z_b.shape}"
             )
-    batch = z_a.shape[0]
-    if batch is not None and batch < 1:
-        raise ValueError(
-            f"Invalid value for argument `{names[0]}`. Expected a non-empty batch "
-            f"(at least one example). Received: {names[0]}.shape={z_a.shape}"
-        )
-    if batch is not None and batch < min_batch:
-        raise ValueError(
-            f"Invalid value for argument `{names[0]}`. This objective needs a "
-            f"batch of at least {min_batch} examples (it uses the other examples "
-            f"of the batch). Received: {names[0]}.shape={z_a.shape}"
-        )
-    return z_a, z_b
+    return check_batch_size(z_a, min_batch, names[0]), z_b
+
+
+def check_batch_size(z, min_batch, name="z_a"):
+    """`z` once its batch is known to hold at least `min_batch` examples.
+
+    A static batch is checked at once (ValueError). A batch of unknown size
+    (`Dataset.batch(n)` without `drop_remainder`, a NumPy `fit` whose size is
+    not a multiple of the batch) is checked when the step runs: a batch too
+    small fails with `tf.errors.InvalidArgumentError` carrying the same
+    message, before anything that depends on the loss (the weight update)
+    runs. `SiameseModel.fit` never lets such a batch reach the objective (it
+    skips it with a warning). Under a `tf.distribute` strategy each replica
+    holds a slice, possibly empty, of the global batch; the model checks the
+    global batch before training and nothing is checked here. (XLA drops
+    runtime assertions: under `jit_compile=True` outside `SiameseModel` only
+    static batches are checked.)
+    """
+    if num_replicas() > 1:
+        return z
+    batch = z.shape[0]
+    needs = (f"This objective needs a batch of at least {min_batch} examples (it "
+             "uses the other examples of the batch). Batch the data with "
+             "drop_remainder=True, or choose a batch size that leaves at least "
+             f"{min_batch} examples in the last batch")
+    if batch is not None:
+        if batch < 1:
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected a non-empty batch "
+                f"(at least one example). Received: {name}.shape={z.shape}"
+            )
+        if batch < min_batch:
+            raise ValueError(f"Invalid value for argument `{name}`. {needs}. "
+                             f"Received: {name}.shape={z.shape}")
+        return z
+    check = tf.debugging.assert_greater_equal(
+        tf.shape(z)[0], min_batch, message=f"Invalid value for argument `{name}`. "
+        f"{needs}. Received a batch of this size:")
+    with tf.control_dependencies([check]):
+        return tf.identity(z)
 
 
 def l2_normalize(z):

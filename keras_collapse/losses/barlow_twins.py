@@ -94,6 +94,7 @@ class BarlowTwins(PairLoss):
 
     fn = staticmethod(barlow_twins)
     whole_batch = True
+    min_batch = 2
     settings = ("redundancy_weight",)
 
     def __init__(self, redundancy_weight=5e-3, **kwargs):

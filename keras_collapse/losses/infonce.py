@@ -151,7 +151,7 @@ class InfoNCE(PairLoss):
     """
 
     fn = staticmethod(info_nce)
-    min_batch_per_replica = 2
+    min_batch = 2
     settings = ("temperature", "similarity", "symmetric")
 
     def __init__(self, temperature=0.1, similarity="dot", symmetric=True, **kwargs):

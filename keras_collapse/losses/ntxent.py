@@ -72,8 +72,9 @@ _UNSHIFTED_MAX_INVERSE_TEMPERATURE = 50.0
 
 def _pairs(matrix, n):
     """Entries `(i, p(i))` of a `(2N, 2N)` matrix, `p(i) = i ± N`: its ±N-th diagonals."""
-    return tf.concat([tf.linalg.diag_part(matrix, k=n), tf.linalg.diag_part(matrix, k=-n)],
-                     axis=0)
+    # A diagonal index held in a tensor leaves the rank unknown: restore it.
+    return tf.reshape(tf.concat([tf.linalg.diag_part(matrix, k=n),
+                                 tf.linalg.diag_part(matrix, k=-n)], axis=0), [-1])
 
 
 def _set_pairs(matrix, values, n):
@@ -181,7 +182,7 @@ class NTXent(PairLoss):
     """
 
     fn = staticmethod(nt_xent)
-    min_batch_per_replica = 2
+    min_batch = 2
     settings = ("temperature",)
 
     def __init__(self, temperature=0.5, **kwargs):

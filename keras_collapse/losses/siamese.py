@@ -113,6 +113,7 @@ class SimSiam(PairLoss):
     """
 
     fn = staticmethod(simsiam)
+    takes_predictions = True
 
 
 @keras.saving.register_keras_serializable(package="keras_collapse")
@@ -141,6 +142,7 @@ class BYOL(PairLoss):
     """
 
     fn = staticmethod(byol)
+    takes_predictions = True
 
     def __init__(self, momentum=0.996, total_steps=None, **kwargs):
         super().__init__(**kwargs)

@@ -88,4 +88,4 @@ class SpectralContrastive(PairLoss):
     """
 
     fn = staticmethod(spectral_contrastive)
-    min_batch_per_replica = 2
+    min_batch = 2

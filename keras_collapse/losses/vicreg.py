@@ -105,6 +105,7 @@ class VICReg(PairLoss):
 
     fn = staticmethod(vicreg)
     whole_batch = True
+    min_batch = 2
     settings = ("invariance_weight", "variance_weight", "covariance_weight", "epsilon")
 
     def __init__(

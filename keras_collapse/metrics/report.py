@@ -8,7 +8,7 @@ import numpy as np
 
 from keras_collapse import _checks
 from keras_collapse.metrics import rank, weights
-from keras_collapse.metrics._probe import accumulate_embeddings, resolve
+from keras_collapse.metrics._probe import accumulate_embeddings, input_rank, resolve
 from keras_collapse.metrics.spectrum import accumulate
 
 
@@ -115,7 +115,7 @@ class SpectrumReport:
 
 
 def spectrum_report(model, dataset, *, layer=None, output=None, batch_size=256,
-                    rtol=rank.COLLAPSE_RTOL, include_weights=True):
+                    rtol=rank.COLLAPSE_RTOL, include_weights=True, max_examples=None):
     """Spectrum, ranks, AUC, collapsed dims, weight spectra and alignment.
 
     Streams the embeddings of ``dataset`` through ``model`` into float64 sums
@@ -132,21 +132,27 @@ def spectrum_report(model, dataset, *, layer=None, output=None, batch_size=256,
 
     Args:
         model: Keras layer/model, siamese-like model, or None.
-        dataset: tf.data.Dataset of input batches or of ``(x, y)`` tuples
-            (``x`` is used), or an array of shape `(num_samples, ...)`.
+        dataset: an array of shape `(num_samples, ...)`, or a tf.data.Dataset
+            of batches or of single examples (batched here), whose elements
+            are ``x``, ``(x, y)`` (``x`` is used), dicts with ``"image"``, or
+            two-view training elements ``((view_a, view_b),)`` (view a is
+            used).
         layer: name of the layer whose output is analysed. Defaults to `None`.
         output: ``"representation"`` or ``"embedding"`` for siamese-like
             models. Defaults to `None` (``"embedding"``).
         batch_size: batch size used to split arrays. Defaults to `256`.
         rtol: threshold of collapsed dimensions. Defaults to `1e-5`.
         include_weights: compute weight spectra and alignment. Defaults to `True`.
+        max_examples: use only the first this-many examples. Defaults to
+            `None` (all; an infinite dataset, e.g. from ``.repeat()``, then
+            raises instead of reading forever).
 
     Returns:
         :class:`SpectrumReport`.
 
     Raises:
-        ValueError: empty dataset, NaN/Inf or non-rank-2 embeddings, unknown
-            layer or output name.
+        ValueError: empty or infinite dataset (without ``max_examples``),
+            NaN/Inf or non-rank-2 embeddings, unknown layer or output name.
 
     Example:
 
@@ -160,9 +166,12 @@ def spectrum_report(model, dataset, *, layer=None, output=None, batch_size=256,
     """
     rtol = _checks.positive_float("rtol", rtol)
     embed_fn, roots = resolve(model, layer=layer, output=output)
+    if max_examples is not None:
+        max_examples = _checks.positive_int("max_examples", max_examples)
     acc = accumulate_embeddings(
         embed_fn, dataset, batch_size, "dataset",
-        "dataset" if model is None else "embeddings")
+        "dataset" if model is None else "embeddings", max_examples,
+        2 if model is None else input_rank(model))
     scalars = scalar_metrics(acc, rtol)
     weight_sv, alignment = (weights.weight_diagnostics(roots) if include_weights and roots
                             else ({}, {}))
