@@ -57,7 +57,7 @@ class EMATarget(keras.layers.Layer):
                     shape=variable.shape, dtype=variable.dtype, trainable=False,
                     initializer="zeros", name=f"target_{index}"))
         self._check(online)
-        for copy, variable in zip(self._copies, online):
+        for copy, variable in zip(self._copies, online, strict=True):
             copy.assign(variable)
 
     def _check(self, online):
@@ -72,14 +72,14 @@ class EMATarget(keras.layers.Layer):
         """`layers[-1](…layers[0](x))` computed with the target's values."""
         online = self._online(layers)
         self._check(online)
-        with keras.StatelessScope(state_mapping=list(zip(online, self._copies))):
+        with keras.StatelessScope(state_mapping=list(zip(online, self._copies, strict=True))):
             for layer in layers:
                 x = layer(x, training=training)
         return x
 
     def update(self, layers, momentum):
         """`θ' ← m θ' + (1 − m) θ` for float variables; other state is copied."""
-        for copy, variable in zip(self._copies, self._online(layers)):
+        for copy, variable in zip(self._copies, self._online(layers), strict=True):
             if copy.dtype.startswith(("float", "bfloat")):
                 momentum_ = tf.cast(momentum, copy.dtype)
                 copy.assign(momentum_ * copy + (1.0 - momentum_) * tf.cast(variable, copy.dtype))
