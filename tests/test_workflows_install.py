@@ -61,6 +61,19 @@ def test_the_wheel_ships_the_studies_under_the_package(installed):
         assert zipfile.ZipFile(installed[0]).read(top_level[0]).split() == [b"keras_collapse"]
 
 
+def test_the_installed_copy_is_the_one_imported(installed, tmp_path):
+    """From an empty directory, with the install directory first on the path,
+    `keras_collapse` and its studies come from the wheel, not the checkout."""
+    completed = subprocess.run(
+        [sys.executable, "-c", "import keras_collapse.cli as c; print(c.__file__); "
+                               "print(c.studies_dir())"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(installed[1])})
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    for path in completed.stdout.split():
+        assert os.path.realpath(path).startswith(os.path.realpath(installed[1])), path
+
+
 def test_help_and_list_do_not_import_tensorflow(installed, tmp_path):
     for args in (["--help"], ["list"]):
         completed = run_installed(installed[1], args, tmp_path, {"PYTHONPROFILEIMPORTTIME": "1"})
