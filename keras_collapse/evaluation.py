@@ -32,8 +32,10 @@ def _features(encoder, batch):
     return out.reshape(out.shape[0], -1)
 
 
-def embed(encoder, x, batch_size=256):
+def embed(encoder, x, batch_size=256, dtype="float32"):
     """Encode ``x`` in batches and return ``(num_examples, dim)`` features.
+
+    The encoder runs in inference mode (``training=False``), batch by batch.
 
     Args:
         encoder: Keras model / callable on a batch, or ``None`` for the raw
@@ -41,9 +43,11 @@ def embed(encoder, x, batch_size=256):
         x: array ``(num_examples, ...)`` or a ``tf.data.Dataset`` of examples
             (unbatched elements are batched here).
         batch_size: batch size. Defaults to ``256``.
+        dtype: NumPy dtype of the result (``"float64"`` for float64 statistics
+            downstream). Defaults to ``"float32"``.
 
     Returns:
-        float32 NumPy array ``(num_examples, dim)``.
+        NumPy array ``(num_examples, dim)`` of ``dtype``.
 
     >>> embed(None, np.zeros((5, 8, 8, 1))).shape
     (5, 64)
@@ -56,7 +60,7 @@ def embed(encoder, x, batch_size=256):
         chunks = [_features(encoder, x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
     if not chunks:
         raise _checks.invalid("x", "at least one example", "no examples")
-    return np.concatenate(chunks)
+    return np.concatenate(chunks).astype(dtype, copy=False)
 
 
 def _embed_labelled(encoder, data, batch_size, name):

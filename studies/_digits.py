@@ -13,7 +13,9 @@ Pieces:
   ``keras.applications.ResNet50(weights=None)`` for real image datasets.
 * :func:`view_augment` — the two-view augmentation for the images' size.
 * :func:`fit_siamese` — compile and ``fit`` a :class:`~keras_collapse.models.SiameseModel`.
-* :func:`representation_metrics` — spectrum and collapse scalars of features.
+
+Features and their spectra come from ``kc.evaluation.embed`` and
+``kc.metrics.spectrum_report``.
 """
 
 from __future__ import annotations
@@ -186,34 +188,6 @@ def fit_siamese(model, loss, optimizer, dataset, epochs, steps_per_epoch, callba
         os.makedirs(os.path.dirname(save_path), exist_ok=True)
         model.save(save_path)
     return {k: [float(v) for v in values] for k, values in history.history.items()}
-
-
-def features(encoder, x, batch_size=512):
-    """Encoder outputs ``(N, dim)`` (float64) of images ``x`` in inference mode."""
-    # Not encoder.predict: under op determinism TensorFlow 2.21 logs a
-    # spurious "NodeDef mentions attribute use_unbounded_threadpool" error for
-    # Keras' array pipeline (see kc.data.orderings).
-    return np.asarray(kc.evaluation.embed(encoder, x, batch_size), dtype=np.float64)
-
-
-def representation_metrics(z):
-    """Spectrum and collapse scalars of representations ``z`` ``(N, dim)``.
-
-    Returns:
-        dict: ``eigenvalues`` (covariance, descending, ``(dim,)``),
-        ``singular_values`` (of the centred matrix, ``sqrt(N λ)``), ``cumulative``
-        (Li et al.'s cumulative explained variance), and the scalars of
-        :func:`keras_collapse.metrics.scalar_metrics` (effective rank, RankMe,
-        AUC, collapsed dims at relative threshold 1e-5, normalized std).
-    """
-    acc = kc.metrics.CovarianceAccumulator().update(np.asarray(z, dtype=np.float64))
-    eigenvalues = acc.spectrum()
-    return {
-        "eigenvalues": eigenvalues,
-        "singular_values": np.sqrt(np.maximum(eigenvalues, 0.0) * acc.count),
-        "cumulative": kc.metrics.cumulative_explained_variance(acc),
-        **kc.metrics.scalar_metrics(acc),
-    }
 
 
 def mean_std(values):

@@ -84,9 +84,10 @@ def _train(study, key, variant, seed, data, settings):
         settings["epochs"], settings["steps_per_epoch"], callbacks=[logger],
         save_path=study.model_path(key))
     train_seconds = time.time() - started
-    r_train = _digits.features(encoder, x_train)
-    r_test = _digits.features(encoder, x_test)
-    measures = _digits.representation_metrics(r_train)
+    r_train = kc.evaluation.embed(encoder, x_train, 512, dtype="float64")
+    r_test = kc.evaluation.embed(encoder, x_test, 512, dtype="float64")
+    measures = kc.metrics.spectrum_report(None, r_train, batch_size=len(r_train),
+                                          include_weights=False).to_dict()
     result = {
         "variant": variant,
         "seed": seed,

@@ -33,26 +33,6 @@ _LABELS = {"multi_pass": "multiple pass", "cumulative": "cumulative",
 _AUC_KEY = "collapse/representation/auc"
 
 
-def normalized_auc(auc, dim):
-    """Map Li et al.'s AUC from ``[(d+1)/(2d), 1]`` onto ``[0, 1]``.
-
-    ``(AUC − (d+1)/(2d)) / (1 − (d+1)/(2d))``: 0 for a flat spectrum, 1 for
-    complete collapse, so representations of different sizes compare.
-
-    Args:
-        auc: AUC value(s).
-        dim: representation size ``d`` (>= 2).
-
-    Returns:
-        The normalised value(s), same shape as ``auc``.
-    """
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 2:
-        raise ValueError(
-            f"Invalid value for argument `dim`. Expected an integer >= 2. Received: dim={dim!r}")
-    floor = (dim + 1) / (2.0 * dim)
-    return (np.asarray(auc, dtype=np.float64) - floor) / (1.0 - floor)
-
-
 def predictability(final_loss, auc, accuracy):
     """Fig. 12 of Li et al.: predict probe accuracy from loss, AUC, or both.
 
@@ -162,9 +142,10 @@ def _train(study, key, width, ordering, seed, data, s):
                                   s["epochs"], s["steps_per_epoch"], callbacks=[logger],
         save_path=study.model_path(key))
     train_seconds = time.time() - started
-    r_train = _digits.features(encoder, x_train)
-    r_test = _digits.features(encoder, x_test)
-    measures = _digits.representation_metrics(r_train)
+    r_train = kc.evaluation.embed(encoder, x_train, 512, dtype="float64")
+    r_test = kc.evaluation.embed(encoder, x_test, 512, dtype="float64")
+    measures = kc.metrics.spectrum_report(None, r_train, batch_size=len(r_train),
+                                          include_weights=False).to_dict()
     return {
         "width": width,
         "ordering": ordering,
@@ -174,7 +155,7 @@ def _train(study, key, width, ordering, seed, data, s):
         "loss": history["loss"],
         "final_loss": history["loss"][-1],
         "auc_history": history.get(_AUC_KEY, []),
-        "normalized_auc": float(normalized_auc(measures["auc"], rep_dim)),
+        "normalized_auc": kc.metrics.normalized_auc(measures["auc"], rep_dim),
         "train_seconds": train_seconds,
         **measures,
     }
@@ -210,7 +191,8 @@ def _cumulative_figure(runs, encoders):
     for col, enc in enumerate(encoders, start=1):
         ax = fig.add_subplot(1, len(encoders), col)
         for ordering in ORDERINGS:
-            curves = np.array([r["cumulative"] for r in runs[enc][ordering]], dtype=np.float64)
+            curves = np.array([r["cumulative_explained_variance"] for r in runs[enc][ordering]],
+                              dtype=np.float64)
             k = np.arange(1, curves.shape[1] + 1)
             ax.plot(k, curves.mean(axis=0), label=_LABELS[ordering])
         ax.plot(k, k / k[-1], "k:", label="flat spectrum")

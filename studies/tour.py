@@ -69,5 +69,44 @@ def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
             "claims_holding": sum(c["holds"] for c in results["claims"]),
             "results": os.path.join(name, "results.md"),
         }
+    study.table(
+        "Claims holding per study: this tour's fast pass and the full-size run",
+        ["study", "this tour (reduced size)", "full size (studies/results/)"],
+        [[name, f"{m['claims_holding']} of {m['claims_total']}", full_size_claims(name)]
+         for name, m in study.measurements.items()])
     if seeds_note:
         study.table("How the headline claims were chosen", ["note"], [[seeds_note]])
+
+
+#: The committed full-size results, installed with the package.
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def full_size_claims(name, results_dir=RESULTS_DIR):
+    r"""`"h of n"` claims holding in the committed full-size `results/<name>.md`.
+
+    Counts the rows of its claim table (the first table, whose last column is
+    `holds`: `yes` or `**no**`); `"not run"` when there is no such file.
+
+    Example:
+
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "s.md"), "w") as f:
+    ...     _ = f.write("| claim | paper | measured | holds |\n| --- | --- | --- | --- |\n"
+    ...                 "| a | b | c | yes |\n| d | e | f | **no** |\n\n| x | yes |\n")
+    >>> full_size_claims("s", folder)
+    '1 of 2'
+    """
+    path = os.path.join(results_dir, f"{name}.md")
+    if not os.path.exists(path):
+        return "not run"
+    with open(path, encoding="utf-8") as stream:
+        lines = stream.read().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("| claim |")), None)
+    verdicts = []
+    for line in lines[start + 2:] if start is not None else []:
+        if not line.startswith("|"):
+            break
+        verdicts.append(line.rstrip(" |").rsplit("|", 1)[-1].strip())
+    return f"{verdicts.count('yes')} of {len(verdicts)}"

@@ -9,9 +9,12 @@ has a bias-free linear predictor initialised to the identity, the teacher is an
 EMA copy with momentum 0.995, AdamW lr 0.01, weight decay 3e-4); each with and
 without WERank (α = 0.1 on every kernel, ``kc.regularizers.WERank``).
 
-Figs. 1, 4, 5: singular values of W1, W2 and the embedding over training
-(k = 0.1). Fig. 2: final embedding spectra for several depths. Fig. 3: final
-weight singular values of a one-layer net for a sweep of k.
+Figs. 1, 4, 5: singular values of W1, W2 and the embedding over 10,000
+full-batch epochs (k = 0.1; the appendix's length). Fig. 2: final embedding
+spectra for several depths after 5,000. Fig. 3: final weight singular values
+of a one-layer net for a sweep of k. Settings the paper does not state come
+from Jing et al.'s toy code, which it follows; results.md lists every setting
+beside the paper's.
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ from keras_collapse.studies import _toy
 METHODS = ("infonce", "vicreg", "ema")
 
 
-def _objective(method, model, cfg):
+def _objective(method, model, cfg, depth):
     if method == "infonce":
+        # Jing et al.'s toy code: lr 0.01 for two layers (case_2.py), 1e-3 for
+        # one (case_1.py, the strong-augmentation set-up of Fig. 3).
+        rate = cfg["infonce_learning_rate" if depth > 1 else "one_layer_infonce_learning_rate"]
         return _toy.PairObjective(model, kc.losses.InfoNCE(cfg["temperature"], "dot", symmetric=False)), \
-            keras.optimizers.SGD(cfg["infonce_learning_rate"])
+            keras.optimizers.SGD(rate)
     if method == "vicreg":
         weights = cfg["vicreg_weights"]
         return _toy.PairObjective(model, kc.losses.VICReg(
@@ -44,14 +50,14 @@ def _objective(method, model, cfg):
                      f"Received: {method!r}")
 
 
-def _run(study, key, method, depth, k, werank, cfg, record_every):
+def _run(study, key, method, depth, k, werank, cfg, record_every, steps):
     rng = np.random.default_rng(cfg["seed"])
     data = rng.normal(size=(cfg["num_samples"], cfg["dim"]))
     model = _toy.linear_net(depth, cfg["dim"], init="authors", seed=cfg["seed"],
                             werank=cfg["werank_alpha"] if werank else 0.0)
-    objective, optimizer = _objective(method, model, cfg)
+    objective, optimizer = _objective(method, model, cfg, depth)
     std = _toy.noise_std(cfg["dim"], cfg["dim"] // 2, np.sqrt(k))
-    history = _toy.train(objective, data, std, cfg["steps"], optimizer, batch_size=None,
+    history = _toy.train(objective, data, std, steps, optimizer, batch_size=None,
                          record_every=record_every, probe=data, seed=cfg["seed"] + 1,
                          log_dir=study.tensorboard_dir(key))
     return history
@@ -65,13 +71,64 @@ def _label(werank):
     return "+WERank" if werank else ""
 
 
+def _settings(cfg, steps, depth_steps, ks, k_main, methods):
+    """Rows `setting | paper | this run | why` (paper: arXiv 2402.09586, its
+    Sec. 3 and Appendix 4.2; "not stated" where neither it nor the set-up it
+    follows, Jing et al.'s toy code, gives the value)."""
+    same = "as the paper"
+    return [
+        ["data", "1,000 points from N(0, I_16)",
+         f"{cfg['num_samples']} points from N(0, I_{cfg['dim']})", same],
+        ["views", "x + N(0, block-diag(0, k·I_8))", "the same", same],
+        ["k (Figs. 1, 4, 5)", "0.1", str(k_main), same],
+        ["k (Fig. 3)", "not stated (figure only)", ", ".join(map(str, ks)),
+         "a weak-to-strong sweep of our choice"],
+        ["model", "bias-free linear 16×16 layers: two (Figs. 1, 4, 5), L (Fig. 2), one (Fig. 3)",
+         "the same", same],
+        ["initialisation", "not stated (\"the same experimental set-up\" as Jing et al.)",
+         "U·diag(exp(−0.35 i))·V, U, V from the SVD of a uniform matrix (Jing et al., case_2.py)",
+         "the set-up the paper follows"],
+        ["InfoNCE", "\"InfoNCE [4]\"; form and τ not stated",
+         f"dot form z_a z_bᵀ/τ, τ = {cfg['temperature']}, one direction, unnormalised",
+         "Jing et al.'s toy code, the set-up the paper follows; the paper cites SimCLR "
+         "[4], whose loss normalises the embeddings (NT-Xent): the form may differ"],
+        ["VICReg", "invariance, variance, covariance 10, 10, 1",
+         ", ".join(f"{w:g}" for w in cfg["vicreg_weights"]), same],
+        ["EMA model", "BYOL-like, teacher EMA 0.995; predictor not stated",
+         f"teacher EMA {cfg['ema_momentum']}; bias-free linear predictor, identity at init",
+         "the predictor is ours (not stated)"],
+        ["optimizer (InfoNCE, VICReg)", "SGD, no momentum, no weight decay", "the same", same],
+        ["learning rate (InfoNCE, VICReg)", "not stated",
+         f"VICReg {cfg['learning_rate']:g}; InfoNCE {cfg['infonce_learning_rate']:g} "
+         f"(2+ layers), {cfg['one_layer_infonce_learning_rate']:g} (one layer)",
+         "Jing et al.'s toy code: 0.01 for two layers (case_2.py), 1e-3 for one "
+         "(case_1.py); 0.01 diverges at k = 4 with one layer"],
+        ["optimizer (EMA)", "AdamW, lr 0.01, weight decay 3e-4",
+         f"AdamW, lr {cfg['ema_learning_rate']:g}, weight decay {cfg['ema_weight_decay']:g}", same],
+        ["WERank", "α = 0.1 on every layer", f"α = {cfg['werank_alpha']:g} on every layer", same],
+        ["epochs", "10,000 (appendix: all models); 5,000 (Fig. 2); 1,000 (Sec. 3 text)",
+         f"{steps} (Figs. 1, 3, 4, 5); {depth_steps} (Fig. 2)",
+         "the appendix's length, where the σ → 1 statement is made; Sec. 3's 1,000 and "
+         "the appendix's 10,000 disagree"],
+        ["batch", "full batch", "full batch", same],
+        ["objectives", "InfoNCE, VICReg, EMA", ", ".join(methods), same],
+        ["seeds", "not stated", f"1 (experiment.seed = {cfg['seed']})",
+         "one seed of 30 runs takes ~10 min here"],
+        ["evaluation", "plots of the singular values of W_l and of the embedding covariance",
+         "the same spectra, and effective ranks / distances to 1 as the numbers behind them",
+         "the paper reports plots only"],
+    ]
+
+
 @gin.configurable
 def werank2023(
     study,
     methods=METHODS,
-    steps=2000,
+    steps=10000,
+    depth_steps=5000,
     learning_rate=0.01,
-    infonce_learning_rate=0.001,
+    infonce_learning_rate=0.01,
+    one_layer_infonce_learning_rate=0.001,
     temperature=0.1,
     vicreg_weights=(10.0, 10.0, 1.0),
     ema_momentum=0.995,
@@ -87,6 +144,7 @@ def werank2023(
     record_every=100,
     collapse_gap=8.0,
     near_one=0.1,
+    rank_tolerance=1.0,
     seed=None,
 ):
     """Each objective with and without WERank; depth and augmentation sweeps.
@@ -94,12 +152,18 @@ def werank2023(
     Args:
         study: The :class:`keras_collapse.studies._harness.Study` context.
         methods: Objectives among `"infonce"`, `"vicreg"`, `"ema"`.
-        steps: Full-batch steps (= epochs; 1,000 in Fig. 1, 10,000 in the
-            appendix; 2,000 here to fit the CPU budget).
+        steps: Full-batch steps (= epochs) of the depth-2 runs (Figs. 1, 4, 5)
+            and of the one-layer sweep (Fig. 3): 10,000, the appendix's
+            length ("all models are trained for 10000 epochs").
+        depth_steps: Full-batch steps of the depth sweep (Fig. 2: 5,000).
         learning_rate: Plain SGD learning rate for VICReg (not given in the
-            paper).
-        infonce_learning_rate: Plain SGD learning rate for InfoNCE (0.01
-            diverges at k = 4 in full batch; not given in the paper).
+            paper; 0.01 as Jing et al.'s two-layer toy, ``case_2.py``).
+        infonce_learning_rate: Plain SGD learning rate for InfoNCE with two
+            or more layers (not given in the paper; Jing et al.'s
+            ``case_2.py`` uses 0.01).
+        one_layer_infonce_learning_rate: The same for the one-layer sweep
+            (Jing et al.'s one-layer ``case_1.py`` uses 1e-3; 0.01 diverges at
+            k = 4 in full batch).
         temperature: InfoNCE τ (dot form).
         vicreg_weights: (invariance, variance, covariance) = (10, 10, 1).
         ema_momentum: Teacher EMA factor (0.995).
@@ -107,7 +171,7 @@ def werank2023(
         ema_weight_decay: AdamW weight decay of the EMA model (3e-4).
         werank_alpha: WERank coefficient α on every kernel (0.1).
         k_main: Noise variance k of Figs. 1, 4, 5 (0.1).
-        depths: Numbers of layers for Fig. 2 (must include 2).
+        depths: Numbers of layers for Fig. 2.
         depth_method: Objective used for the depth sweep of Fig. 2.
         ks: Noise variances for the one-layer sweep of Fig. 3.
         num_samples: Points from N(0, I_16) (1,000).
@@ -116,27 +180,28 @@ def werank2023(
         collapse_gap: An eigenvalue counts as collapsed when its natural log is
             more than this below the largest one's.
         near_one: Singular values within this of 1 count as "approaching 1".
+        rank_tolerance: Effective ranks of W closer than this (one dimension
+            of 16 by default) count as "not much different".
         seed: Seed of data, init and noise. Defaults to `None`: the
             experiment's seed (`experiment.seed`).
     """
     seed = study.seed if seed is None else seed
-    if 2 not in depths:
-        raise ValueError(f"Invalid value for argument `depths`. Expected it to include 2. "
-                         f"Received: depths={depths}")
     cfg = dict(steps=steps, learning_rate=learning_rate, temperature=temperature,
                infonce_learning_rate=infonce_learning_rate,
+               one_layer_infonce_learning_rate=one_layer_infonce_learning_rate,
                vicreg_weights=tuple(vicreg_weights), ema_momentum=ema_momentum,
                ema_learning_rate=ema_learning_rate, ema_weight_decay=ema_weight_decay,
                werank_alpha=werank_alpha, num_samples=num_samples, dim=dim, seed=seed)
 
-    def unit(method, depth, k, werank, every=record_every):
-        key = f"{method} L={depth} k={k}{_label(werank)}"
-        return study.unit(key, lambda: _run(study, key, method, depth, k, werank, cfg, every))
+    def unit(method, depth, k, werank, length, every=record_every, tag=""):
+        key = f"{method} L={depth} k={k}{tag}{_label(werank)}"
+        return study.unit(key, lambda: _run(study, key, method, depth, k, werank, cfg, every,
+                                            length))
 
-    main = {(m, w): unit(m, 2, k_main, w) for m in methods for w in (False, True)}
-    deep = {(d, w): main[(depth_method, w)] if d == 2 else unit(depth_method, d, k_main, w)
+    main = {(m, w): unit(m, 2, k_main, w, steps) for m in methods for w in (False, True)}
+    deep = {(d, w): unit(depth_method, d, k_main, w, depth_steps, tag=f" {depth_steps} steps")
             for d in depths for w in (False, True)}
-    sweep = {(m, k, w): unit(m, 1, k, w, every=steps) for m in methods for k in ks
+    sweep = {(m, k, w): unit(m, 1, k, w, steps, every=steps) for m in methods for k in ks
              for w in (False, True)}
 
     fig_names = {"vicreg": "fig1", "infonce": "fig4", "ema": "fig5"}
@@ -197,18 +262,22 @@ def werank2023(
         "effective rank of the embedding spectrum without → with WERank: "
         + ", ".join(f"{m} {erank[(m, False)]:.2f} → {erank[(m, True)]:.2f}" for m in methods),
         len(better) == len(methods))
-    dist = {m: max(float(np.max(np.abs(np.asarray(s) - 1.0)))
-                   for s in main[(m, True)]["sv"][-1]) for m in methods}
+    # Appendix: "The first eight singular values converge to one in VICReg and
+    # InfoNCE models. However, the EMA model has trouble pushing the first
+    # eight singular values higher."
+    dist = {m: max(float(np.max(np.abs(np.sort(np.asarray(sv))[::-1][:dim // 2] - 1.0)))
+                   for sv in main[(m, True)]["sv"][-1]) for m in methods}
     sgd = [m for m in methods if m != "ema"]
     study.claim(
-        "With WERank the weight singular values approach 1 (InfoNCE, VICReg; the paper says "
-        "the EMA model has trouble)",
-        "Figs. 1, 4, 5; Appendix",
-        f"max |σ(W_l) − 1| over both layers with WERank after {steps} steps: "
+        "With WERank the first eight singular values of each layer converge to 1 (VICReg, "
+        "InfoNCE; the EMA model has trouble)",
+        "Appendix 4.2, Figs. 1, 4, 5",
+        f"max over W1, W2 of max_(i≤{dim // 2}) |σ_i − 1| with WERank after {steps} epochs: "
         + ", ".join(f"{m} {d:.3f}" for m, d in dist.items()) + f" (threshold {near_one})",
         bool(sgd) and all(dist[m] <= near_one for m in sgd))
     deep_erank = {(d, w): _erank(deep[(d, w)]["eig"][-1]) for d in depths for w in (False, True)}
-    study.table(f"Fig. 2 ({depth_method}): embedding effective rank by depth",
+    study.table(f"Fig. 2 ({depth_method}): embedding effective rank by depth after "
+                f"{depth_steps} epochs",
                 ["depth", "without WERank", "with WERank"],
                 [[d, deep_erank[(d, False)], deep_erank[(d, True)]] for d in depths])
     deeper = [d for d in depths if d > 1]
@@ -224,11 +293,25 @@ def werank2023(
               for m in methods}
     study.table("Fig. 3: effective rank of W (one layer), with minus without WERank",
                 ["method"] + [f"k={k}" for k in ks], [[m] + effect[m] for m in methods])
-    shrinks = [m for m in methods if effect[m][-1] < effect[m][0]]
+    # "our method is most impactful when the augmentation is weak ... less
+    # effective as the magnitude of augmentation increases. We note that the
+    # results for VICReg and VICReg + WERank aren't much different" (one layer).
+    others = [m for m in methods if m != "vicreg"]
+    shrinks = [m for m in others if effect[m][-1] < effect[m][0]]
     study.claim(
-        "WERank's effect shrinks as the augmentation strength k grows",
+        "WERank's effect shrinks as the augmentation strength k grows (InfoNCE, EMA)",
         "Fig. 3",
         "gain in effective rank of W from WERank at the smallest vs largest k: "
-        + ", ".join(f"{m} {effect[m][0]:.2f} vs {effect[m][-1]:.2f}" for m in methods),
-        len(shrinks) == len(methods))
+        + ", ".join(f"{m} {effect[m][0]:.2f} vs {effect[m][-1]:.2f}" for m in others),
+        bool(others) and len(shrinks) == len(others))
+    if "vicreg" in methods:
+        largest = max(abs(v) for v in effect["vicreg"])
+        study.claim(
+            "For one layer VICReg and VICReg + WERank barely differ",
+            "Fig. 3 (text)",
+            f"largest |gain in effective rank of W| over k: {largest:.3f} (threshold "
+            f"{rank_tolerance:g} of {dim} dimensions)",
+            largest <= rank_tolerance)
+    study.table("Settings: the paper's and this run's", ["setting", "paper", "this run", "why"],
+                _settings(cfg, steps, depth_steps, ks, k_main, methods))
     study.measurements["embedding_erank"] = {f"{m}{_label(w)}": v for (m, w), v in erank.items()}

@@ -335,3 +335,25 @@ def test_report_bad_inputs():
     conv = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3)])
     with pytest.raises(ValueError, match=r"argument `embeddings`.*rank 2.*\(3, 2, 2, 2\)"):
         km.spectrum_report(conv, np.zeros((3, 4, 4, 1), np.float32))
+
+
+def test_normalized_auc_endpoints():
+    """Hand-derived: a flat spectrum has AUC (d+1)/(2d) -> 0; complete collapse
+    AUC = 1 -> 1; halfway between -> 0.5."""
+    assert km.normalized_auc(9 / 16, 8) == pytest.approx(0.0)
+    assert km.normalized_auc(1.0, 8) == pytest.approx(1.0)
+    assert km.normalized_auc((9 / 16 + 1.0) / 2, 8) == pytest.approx(0.5)
+    np.testing.assert_allclose(km.normalized_auc(np.array([9 / 16, 1.0]), 8), [0.0, 1.0])
+    with pytest.raises(ValueError, match=r"argument `dim`.*integer >= 2.*Received: dim=1"):
+        km.normalized_auc(0.7, 1)
+    flat = np.vstack([np.eye(8), -np.eye(8)])  # ±e_i: eight equal singular values
+    assert km.normalized_auc(km.auc(flat), 8) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_report_singular_values_are_those_of_the_centred_matrix():
+    z = np.random.default_rng(0).normal(size=(500, 4)) @ np.diag([1.0, 2.0, 3.0, 0.0])
+    report = km.spectrum_report(None, z)
+    expected = np.linalg.svd(z - z.mean(axis=0), compute_uv=False)
+    np.testing.assert_allclose(report.singular_values, expected, rtol=1e-9, atol=1e-9)
+    assert report.to_dict()["singular_values"] == pytest.approx(expected.tolist(), abs=1e-9)
+    assert report.collapsed_dims == 1

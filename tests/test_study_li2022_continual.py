@@ -57,14 +57,6 @@ def test_predictability_matches_numpy_least_squares():
         study.predictability(loss, auc[:5], acc)
 
 
-def test_normalized_auc_endpoints():
-    # Flat spectrum: AUC = (d+1)/(2d) -> 0; complete collapse: AUC = 1 -> 1.
-    assert study.normalized_auc(9 / 16, 8) == pytest.approx(0.0)
-    assert study.normalized_auc(1.0, 8) == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="dim"):
-        study.normalized_auc(0.7, 1)
-
-
 def test_hybrid_switches_at_forty_percent():
     hybrid = study.make_ordering("hybrid", 20, 0.4)
     assert hybrid.switch_epoch == 8

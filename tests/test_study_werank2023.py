@@ -12,6 +12,7 @@ from keras_collapse.studies import _toy
 
 SMALL = [
     "werank2023.steps = 30",
+    "werank2023.depth_steps = 30",
     "werank2023.record_every = 15",
     "werank2023.num_samples = 64",
     "werank2023.depths = (1, 2)",
@@ -21,7 +22,7 @@ SMALL = [
 
 def test_study_runs_small_and_writes_every_artifact(tmp_path):
     results = run_study("werank2023", tmp_path, SMALL)
-    check_artifacts(tmp_path, results, 4, ("fig1_vicreg.png", "fig1_vicreg_werank.png", "fig4_infonce.png", "fig5_ema_werank.png", "fig2_depths.png", "fig3_augmentation_sweep.png"))
+    check_artifacts(tmp_path, results, 5, ("fig1_vicreg.png", "fig1_vicreg_werank.png", "fig4_infonce.png", "fig5_ema_werank.png", "fig2_depths.png", "fig3_augmentation_sweep.png"))
     assert glob.glob(str(tmp_path / "tensorboard" / "ema_L=2_k=0.1_WERank" / "events.*"))
 
 

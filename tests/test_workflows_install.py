@@ -55,6 +55,7 @@ def test_the_wheel_ships_the_studies_under_the_package(installed):
     gin_files = {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "gin", "*.gin"))}
     assert {f"keras_collapse/studies/gin/{name}" for name in gin_files} <= set(names)
     assert "keras_collapse/studies/tour.py" in names
+    assert "keras_collapse/studies/results/werank2023.md" in names  # the tour's full-size counts
     assert not [name for name in names if name.startswith("studies/")]
     top_level = [name for name in names if name.endswith("top_level.txt")]
     if top_level:
@@ -107,5 +108,5 @@ def test_a_wrongly_typed_binding_fails_in_one_line_before_writing(tmp_path):
                   "--gin_param", 'werank2023.steps = "ten"'])
     message = str(raised.value)
     assert message == ("keras-collapse: invalid gin configuration: werank2023.steps = 'ten': "
-                       "expected an int, like its default 2000")
+                       "expected an int, like its default 10000")
     assert not output.exists()

@@ -15,6 +15,8 @@ exactly collapsed directions into visible singular values.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from keras_collapse import _checks
@@ -184,6 +186,34 @@ def auc(z):
     Reference: Li, Efros & Pathak 2022, arXiv 2209.15007, Eq. 2.
     """
     return float(np.mean(cumulative_explained_variance(z)))
+
+
+def normalized_auc(auc_value, dim):
+    """Li et al.'s AUC mapped from ``[(d+1)/(2d), 1]`` onto ``[0, 1]``.
+
+    ``(AUC − (d+1)/(2d)) / (1 − (d+1)/(2d))``: 0 for a flat spectrum, 1 for
+    complete collapse, so representations of different sizes compare (Li et
+    al. compare AUCs of encoders of different widths).
+
+    Args:
+        auc_value: AUC value(s) from :func:`auc`.
+        dim: representation size ``d`` (an integer >= 2).
+
+    Returns:
+        float or array of the same shape as ``auc_value``.
+
+    Example:
+
+    >>> normalized_auc(9 / 16, 8), normalized_auc(1.0, 8)
+    (0.0, 1.0)
+
+    Reference: Li, Efros & Pathak 2022, arXiv 2209.15007, Eq. 2.
+    """
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 2:
+        raise _checks.invalid("dim", "an integer >= 2", dim)
+    floor = (dim + 1) / (2.0 * dim)
+    value = (np.asarray(auc_value, dtype=np.float64) - floor) / (1.0 - floor)
+    return float(value) if value.ndim == 0 else value
 
 
 def collapsed_dimensions(z, rtol=COLLAPSE_RTOL):

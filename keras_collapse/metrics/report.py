@@ -77,6 +77,11 @@ class SpectrumReport:
     alignment: dict
 
     @property
+    def singular_values(self):
+        """Singular values of the centred `(num_samples, dim)` matrix, ``sqrt(N λ)``."""
+        return np.sqrt(np.maximum(self.eigenvalues, 0.0) * self.num_samples)
+
+    @property
     def alignment_scores(self):
         """Pair → mean ``|diag(A)|`` (1 when aligned)."""
         return {pair: weights.alignment_score(a) for pair, a in self.alignment.items()}
@@ -91,6 +96,7 @@ class SpectrumReport:
         """
         out = {
             "eigenvalues": self.eigenvalues.tolist(),
+            "singular_values": self.singular_values.tolist(),
             "cumulative_explained_variance": self.cumulative_explained_variance.tolist(),
             "effective_rank": float(self.effective_rank),
             "rankme": float(self.rankme),
