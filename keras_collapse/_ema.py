@@ -15,6 +15,11 @@ import keras
 import tensorflow as tf
 
 
+def variables_of(layers):
+    """Every variable (weights and other state) of `layers`, in order."""
+    return [v for layer in layers for v in layer.variables]
+
+
 @keras.saving.register_keras_serializable(package="keras_collapse")
 class EMATarget(keras.layers.Layer):
     """Exponential-moving-average copies of other layers' variables.
@@ -43,14 +48,10 @@ class EMATarget(keras.layers.Layer):
         """Whether the copies exist."""
         return bool(self._copies)
 
-    @staticmethod
-    def _online(layers):
-        return [v for layer in layers for v in layer.variables]
-
     def initialize(self, layers):
         """Create the copies of every variable of `layers` (once) and set them
         to the online values."""
-        online = self._online(layers)
+        online = variables_of(layers)
         if not self._copies:
             for index, variable in enumerate(online):
                 self._copies.append(self.add_weight(
@@ -70,7 +71,7 @@ class EMATarget(keras.layers.Layer):
 
     def call_layers(self, layers, x, training=False):
         """`layers[-1](…layers[0](x))` computed with the target's values."""
-        online = self._online(layers)
+        online = variables_of(layers)
         self._check(online)
         with keras.StatelessScope(state_mapping=list(zip(online, self._copies, strict=True))):
             for layer in layers:
@@ -79,7 +80,7 @@ class EMATarget(keras.layers.Layer):
 
     def update(self, layers, momentum):
         """`θ' ← m θ' + (1 − m) θ` for float variables; other state is copied."""
-        for copy, variable in zip(self._copies, self._online(layers), strict=True):
+        for copy, variable in zip(self._copies, variables_of(layers), strict=True):
             if copy.dtype.startswith(("float", "bfloat")):
                 momentum_ = tf.cast(momentum, copy.dtype)
                 copy.assign(momentum_ * copy + (1.0 - momentum_) * tf.cast(variable, copy.dtype))

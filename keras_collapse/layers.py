@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from keras_collapse import _checks
+from keras_collapse import _checks, regularizers
 
 
 def _float_inputs(inputs, layer):
@@ -169,14 +169,9 @@ class _MLPHead(keras.layers.Layer):
             "use_bias": self.use_bias,
             # Read from the Dense layers, so a regularizer added later
             # (attach_werank) is saved too.
-            "kernel_regularizer": self._kernel_regularizers(),
+            "kernel_regularizer": regularizers.kernel_regularizer_configs(
+                [layer for layer in self.blocks if isinstance(layer, keras.layers.Dense)]),
         }
-
-    def _kernel_regularizers(self):
-        configs = [None if layer.kernel_regularizer is None
-                   else keras.regularizers.serialize(layer.kernel_regularizer)
-                   for layer in self.blocks if isinstance(layer, keras.layers.Dense)]
-        return configs if any(configs) else None
 
 
 @keras.saving.register_keras_serializable(package="keras_collapse")

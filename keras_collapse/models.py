@@ -10,8 +10,12 @@ import keras
 import tensorflow as tf
 
 from keras_collapse import _inputs, _keras_compat
-from keras_collapse._ema import EMATarget
-from keras_collapse.regularizers import kernel_layers
+from keras_collapse._ema import EMATarget, variables_of
+from keras_collapse.regularizers import (
+    kernel_layers,
+    kernel_regularizer_configs,
+    set_kernel_regularizer,
+)
 
 
 def _encoder_input_shape(encoder):
@@ -31,6 +35,13 @@ def _view_shape(input_shape):
     if shape and isinstance(shape[0], (tuple, list)):
         shape = list(shape[0])
     return (None, *shape[1:])
+
+
+def _quiet_end_of_data(expected):
+    """Keras' false "ran out of data" warning silenced where we made the
+    cardinality unknown and no step count was given (see
+    `_keras_compat.end_of_data_expected`)."""
+    return _keras_compat.end_of_data_expected() if expected else contextlib.nullcontext()
 
 
 def _bind(method, args, kwargs):
@@ -178,9 +189,7 @@ class SiameseModel(keras.Model):
             return
         for layer, config in zip(layers, saved):
             if config is not None:
-                regularizer = keras.regularizers.get(config)
-                layer.kernel.regularizer = regularizer
-                layer.kernel_regularizer = regularizer
+                set_kernel_regularizer(layer, keras.regularizers.get(config))
 
     # ----------------------------------------------------------------- forward
     def _embed(self, x, training):
@@ -194,8 +203,28 @@ class SiameseModel(keras.Model):
     def embed_target(self, x, training=False):
         """Embeddings of a single-view batch by the EMA target network (BYOL).
 
+        Args:
+            x: a batch of single views `(batch_size, ...)`.
+            training: Whether to run in training mode. Defaults to `False`.
+
+        Returns:
+            `(batch_size, embedding_dim)`, as :meth:`embed` but with the
+            target's (EMA) values of the encoder's and head's variables.
+
         Raises ValueError when the model has no target (its objective is not
         an EMA-target one).
+
+        Example:
+
+        >>> import keras, numpy as np
+        >>> import keras_collapse as kc
+        >>> model = kc.models.SiameseModel(
+        ...     keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]),
+        ...     predictor=kc.layers.PredictionHead(3, hidden_dim=2))
+        >>> model.compile(optimizer="sgd", loss=kc.losses.BYOL())
+        >>> x = np.ones((2, 4), "float32")
+        >>> bool(np.allclose(model.embed_target(x), model.embed(x)))  # a copy before training
+        True
         """
         if not self._uses_target():
             raise ValueError(
@@ -207,7 +236,7 @@ class SiameseModel(keras.Model):
         return [layer for layer in (self.encoder, self.head) if layer is not None]
 
     def _online_variables(self):
-        return [v for layer in self._online_layers() for v in layer.variables]
+        return variables_of(self._online_layers())
 
     def _target_variables(self):
         return list(self.target.weights)
@@ -299,39 +328,36 @@ class SiameseModel(keras.Model):
     def _uses_target(self):
         return self._wants_target() and self.target.initialized
 
-    def _prepare(self, arguments, fit=True):
-        """Checked `fit`/`evaluate` arguments (see `_inputs.prepare`); the
-        model is built from the data if it was not yet."""
+    def _objective(self):
+        """The compiled objective; raises if `compile` was given none."""
         if self._ssl_loss is None:
             raise ValueError(
                 "No loss to compute. Provide a `loss` argument in `compile()`, "
                 "e.g. loss=kc.losses.NTXent()."
             )
-        arguments, self._filtered_input = _inputs.prepare(
-            arguments, self._ssl_loss, self.distribute_strategy, fit)
+        return self._ssl_loss
+
+    def _prepare(self, arguments, fit=True):
+        """`(arguments, filtered)` checked for `fit`/`evaluate` (see
+        `_inputs.prepare`); the model is built from the data if it was not yet."""
+        arguments, filtered = _inputs.prepare(
+            arguments, self._objective(), self.distribute_strategy, fit)
         self._build_from_data(arguments["x"])
-        return arguments
+        return arguments, filtered
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, with the data checked first (see the class docstring)."""
-        arguments = self._prepare(_bind(keras.Model.fit, args, kwargs))
-        with self._quiet_end_of_data(arguments, "steps_per_epoch"):
+        arguments, filtered = self._prepare(_bind(keras.Model.fit, args, kwargs))
+        with _quiet_end_of_data(filtered and arguments.get("steps_per_epoch") is None):
             return super().fit(**arguments)
 
     def evaluate(self, *args, **kwargs):
         """`keras.Model.evaluate`, with the data checked first."""
-        arguments = _bind(keras.Model.evaluate, args, kwargs)
+        arguments, filtered = _bind(keras.Model.evaluate, args, kwargs), False
         if not arguments.get("_use_cached_eval_dataset"):
-            arguments = self._prepare(arguments, fit=False)
-        with self._quiet_end_of_data(arguments, "steps"):
+            arguments, filtered = self._prepare(arguments, fit=False)
+        with _quiet_end_of_data(filtered and arguments.get("steps") is None):
             return super().evaluate(**arguments)
-
-    def _quiet_end_of_data(self, arguments, steps):
-        """Keras' false "ran out of data" warning silenced where we made the
-        cardinality unknown (see `_keras_compat.end_of_data_expected`)."""
-        if getattr(self, "_filtered_input", False) and arguments.get(steps) is None:
-            return _keras_compat.end_of_data_expected()
-        return contextlib.nullcontext()
 
     def predict(self, *args, **kwargs):
         """`keras.Model.predict` of `(out_a, out_b)` for pairs of views."""
@@ -342,12 +368,7 @@ class SiameseModel(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The SSL loss on `(out_a, out_b)` plus regularization losses."""
         del x, y, training
-        if self._ssl_loss is None:
-            raise ValueError(
-                "No loss to compute. Provide a `loss` argument in `compile()`, "
-                "e.g. loss=kc.losses.NTXent()."
-            )
-        total = self._ssl_loss(y_pred[0], y_pred[1], sample_weight=sample_weight)
+        total = self._objective()(y_pred[0], y_pred[1], sample_weight=sample_weight)
         extra = self.losses
         if extra:
             # As Keras' own compute_loss: under tf.distribute the replicas'
@@ -392,12 +413,8 @@ class SiameseModel(keras.Model):
         for key in ("encoder", "head", "predictor"):
             layer = getattr(self, key)
             config[key] = None if layer is None else keras.saving.serialize_keras_object(layer)
-        regularizers = [
-            None if getattr(layer.kernel, "regularizer", None) is None
-            else keras.regularizers.serialize(layer.kernel.regularizer)
-            for layer in kernel_layers(self)
-        ] if self.built else self._saved_regularizers
-        config["kernel_regularizers"] = regularizers if regularizers and any(regularizers) else None
+        config["kernel_regularizers"] = (kernel_regularizer_configs(kernel_layers(self))
+                                         if self.built else self._saved_regularizers)
         return config
 
     @classmethod

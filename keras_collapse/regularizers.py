@@ -127,11 +127,46 @@ def kernel_layers(model):
     ]
 
 
+def set_kernel_regularizer(layer, regularizer):
+    """Give `layer`'s kernel `regularizer`, in effect now and in its config.
+
+    Sets both the kernel variable's regularizer (so `layer.losses` includes it
+    from now on) and the layer's `kernel_regularizer` (so it is saved).
+
+    Example:
+
+    >>> import keras
+    >>> layer = keras.layers.Dense(2)
+    >>> layer.build((None, 2))
+    >>> set_kernel_regularizer(layer, WERank(0.1))
+    >>> len(layer.losses), layer.get_config()["kernel_regularizer"]["config"]
+    (1, {'alpha': 0.1})
+    """
+    layer.kernel.regularizer = regularizer
+    layer.kernel_regularizer = regularizer
+
+
+def kernel_regularizer_configs(layers):
+    """Serialized `kernel_regularizer` of each layer (`None` where it has none),
+    or `None` when no layer has one.
+
+    Example:
+
+    >>> import keras
+    >>> layers = [keras.layers.Dense(2, kernel_regularizer=WERank(0.5)), keras.layers.Dense(2)]
+    >>> [None if c is None else c["config"] for c in kernel_regularizer_configs(layers)]
+    [{'alpha': 0.5}, None]
+    """
+    configs = [None if getattr(layer, "kernel_regularizer", None) is None
+               else keras.regularizers.serialize(layer.kernel_regularizer) for layer in layers]
+    return configs if any(configs) else None
+
+
 def attach_werank(model, alpha=0.1):
     """Attach :class:`WERank` to every dense/conv kernel of a built model.
 
-    Sets both the kernel variable's regularizer (so `model.losses` includes it
-    from now on) and the layer's `kernel_regularizer` (so it is saved).
+    Each kernel gets it as :func:`set_kernel_regularizer` gives it: in
+    `model.losses` from now on, and saved.
 
     Args:
         model: A built `keras.Model` or layer.
@@ -178,8 +213,6 @@ def attach_werank(model, alpha=0.1):
         value = choose(layer.name if isinstance(alpha, dict) else layer)
         if value is None:
             continue
-        regularizer = WERank(value)
-        layer.kernel.regularizer = regularizer
-        layer.kernel_regularizer = regularizer
+        set_kernel_regularizer(layer, WERank(value))
         attached.append(layer.name)
     return attached
