@@ -329,3 +329,4 @@ def _is_chief(model):
     strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
     return bool(getattr(strategy.extended, "should_checkpoint", True))
 from keras_collapse.guards import NonFiniteGuard  # noqa: E402,F401
+from keras_collapse._spectra_history import SpectraHistory  # noqa: E402,F401

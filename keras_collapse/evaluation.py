@@ -157,6 +157,57 @@ def linear_probe(encoder, train, test, batch_size=256, C=1.0, max_iter=1000):
     )
 
 
+def few_label_probe(encoder, train, test, labels_per_class=1, draws=20, seed=1000,
+                    batch_size=256, C=1.0, max_iter=1000):
+    """Mean accuracy of linear probes that see `labels_per_class` labels per class.
+
+    The semi-supervised protocol (a probe trained on 1% or 10% of the labels,
+    SimCLR arXiv 2002.05709, Sec. 7) shrunk to a few labelled examples per
+    class: the features are encoded once; for each of `draws` label draws
+    (draw `d` uses ``np.random.default_rng(seed + d)``, so every model sees
+    the same labelled examples) `labels_per_class` training examples of each
+    class are picked without replacement and :func:`linear_probe` is fitted on
+    them and scored on all of `test`.
+
+    Args:
+        encoder: Keras model / callable, or ``None`` for raw inputs.
+        train: labelled training data, ``(x, y)`` arrays or a dataset of ``(x, y)``.
+        test: labelled test data, same forms.
+        labels_per_class: labelled examples per class (at most the smallest
+            class). Defaults to ``1``.
+        draws: label draws averaged. Defaults to ``20``.
+        seed: seed of the first draw. Defaults to ``1000``.
+        batch_size, C, max_iter: as :func:`linear_probe`.
+
+    Returns:
+        ``(mean accuracy, per-draw accuracies)``: a float and a `(draws,)` array.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(200, 2)); y = (x[:, 0] > 0).astype(int)
+    >>> mean, each = few_label_probe(None, (x[:100], y[:100]), (x[100:], y[100:]),
+    ...                              labels_per_class=5, draws=4)
+    >>> each.shape, bool(mean > 0.8)
+    ((4,), True)
+    """
+    labels_per_class = _checks.positive_int("labels_per_class", labels_per_class)
+    draws = _checks.positive_int("draws", draws)
+    x_tr, y_tr = _embed_labelled(encoder, train, batch_size, "train")
+    x_te, y_te = _embed_labelled(encoder, test, batch_size, "test")
+    classes, counts = np.unique(y_tr, return_counts=True)
+    if labels_per_class > counts.min():
+        raise _checks.invalid("labels_per_class", f"at most the smallest class's "
+                              f"{counts.min()} training examples", labels_per_class)
+    accuracies = []
+    for d in range(draws):
+        rng = np.random.default_rng(int(seed) + d)
+        idx = np.concatenate([rng.choice(np.flatnonzero(y_tr == c), labels_per_class,
+                                         replace=False) for c in classes])
+        accuracies.append(linear_probe(None, (x_tr[idx], y_tr[idx]), (x_te, y_te),
+                                       C=C, max_iter=max_iter).accuracy)
+    accuracies = np.asarray(accuracies)
+    return float(accuracies.mean()), accuracies
+
+
 def knn_accuracy(encoder, train, test, k=20, temperature=0.07, batch_size=256):
     """Weighted kNN accuracy with cosine similarity (InstDisc / DINO).
 

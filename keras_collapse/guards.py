@@ -319,6 +319,14 @@ class NonFiniteGuard(keras.callbacks.Callback):
                 f"the failing batch is the last of the epoch (batch {batch + 1}), which "
                 "is smaller than the others when the data's size is not a multiple of "
                 "the batch size: batch with drop_remainder=True to rule this out.")
+        every = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        if self._largest is None and every > 1 and batch is not None:
+            causes.append(
+                f"the loss was already non-finite at the first call-back, after "
+                f"{every} steps (compile(steps_per_execution={every}) calls back every "
+                f"{every} steps), so no finite loss was seen to judge a blow-up by; a "
+                "learning rate too large is the usual cause: rerun with "
+                "steps_per_execution=1 to see the loss grow, or lower the learning rate.")
         if not causes and fallback:
             causes.append(
                 "no blow-up was seen before the failure, so the batch itself (or the "

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 import keras_collapse as kc
+from keras_collapse import _checks
 from keras_collapse.data import augment as _augment
 from keras_collapse.data import sources as _sources
 
@@ -50,13 +51,10 @@ def load_split(dataset="digits", test_fraction=0.25, seed=0, max_examples=None,
         ``(N, H, W, C)`` in ``[0, 1]``, int64 labels ``(N,)``.
     """
     if not isinstance(dataset, str) or not dataset:
-        raise ValueError(
-            "Invalid value for argument `dataset`. Expected 'digits' or a TFDS "
-            f"image dataset name such as 'cifar10'. Received: dataset={dataset!r}")
+        raise _checks.invalid("dataset", "'digits' or a TFDS image dataset name such as "
+                              "'cifar10'", dataset)
     if not 0.0 < float(test_fraction) < 1.0:
-        raise ValueError(
-            "Invalid value for argument `test_fraction`. Expected a float in (0, 1). "
-            f"Received: test_fraction={test_fraction!r}")
+        raise _checks.invalid("test_fraction", "a float in (0, 1)", test_fraction)
     if dataset == "digits":
         return _sources.digits(test_fraction=test_fraction, seed=seed)
     x, y = _sources.tfds(dataset, data_dir=data_dir, as_numpy=True, max_examples=max_examples)
@@ -125,13 +123,9 @@ def build_encoder(input_shape, architecture="conv", width=32, representation_dim
         ``(batch, representation_dim)``.
     """
     if architecture not in ARCHITECTURES:
-        raise ValueError(
-            f"Invalid value for argument `architecture`. Expected one of {ARCHITECTURES}. "
-            f"Received: architecture={architecture!r}")
+        raise _checks.invalid("architecture", f"one of {ARCHITECTURES}", architecture)
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(
-            f"Invalid value for argument `width`. Expected a positive integer. "
-            f"Received: width={width!r}")
+        raise _checks.invalid("width", "a positive integer", width)
     dim = 4 * width if representation_dim is None else int(representation_dim)
     inputs = keras.Input(tuple(input_shape))
     if architecture == "resnet50":

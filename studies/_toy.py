@@ -2,9 +2,9 @@
 
 Deep linear nets as ``keras.Sequential`` stacks of bias-free ``Dense`` layers,
 the initialisation of Jing et al.'s ``case_2.py``, Gaussian data with additive
-view noise, and a fast ``tf.function`` training loop that records, every
-``record_every`` steps, the singular values of each kernel, the embedding
-covariance eigenvalues on a fixed probe set and the layer alignment score.
+view noise, and the training that records, every ``record_every`` steps, the singular values of each kernel, the embedding
+covariance eigenvalues on a fixed probe set and the layer alignment score:
+training is ``SiameseModel.fit`` with ``kc.callbacks.SpectraHistory``.
 
 Convention: a Keras kernel ``K`` (shape `(d_in, d_out)`) is the paper's ``Wᵀ``.
 
@@ -14,8 +14,6 @@ Used by ``jing2022_strong_augmentation``, ``jing2022_implicit_regularization``
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -23,7 +21,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import keras_collapse as kc
-from keras_collapse._quiet import quiet_retracing
 
 INITS = ("authors", "torch", "glorot")
 
@@ -40,8 +37,8 @@ def authors_kernel(dim, rng):
 
 
 def linear_net(depth, dim=16, init="authors", seed=0, werank=0.0, activation=None,
-               name="encoder"):
-    """A stack of `depth` bias-free ``Dense(dim)`` layers, built on inputs `(None, dim)`.
+               name="encoder", use_bias=False):
+    """A stack of `depth` ``Dense(dim)`` layers (bias-free by default), built on `(None, dim)`.
 
     Args:
         depth: Number of layers L.
@@ -52,18 +49,20 @@ def linear_net(depth, dim=16, init="authors", seed=0, werank=0.0, activation=Non
         werank: WERank coefficient α on every kernel (0 = none). Defaults to `0.0`.
         activation: Activation between layers (not after the last). Defaults to `None`.
         name: Model name.
+        use_bias: Give each layer a bias (``case_1.py``'s ``nn.Linear`` has
+            one; initialised U(±1/√dim) like PyTorch's, zeros otherwise).
+            Defaults to `False`.
 
     Returns:
         ``keras.Sequential``.
     """
     if init not in INITS:
-        raise ValueError(f"Invalid value for argument `init`. Expected one of {INITS}. "
-                         f"Received: init={init!r}")
+        raise kc._checks.invalid("init", f"one of {INITS}", init)
     rng = np.random.default_rng(seed)
     layers = [keras.Input((dim,))]
     for index in range(depth):
         layers.append(keras.layers.Dense(
-            dim, use_bias=False, name=f"W{index + 1}",
+            dim, use_bias=use_bias, name=f"W{index + 1}",
             activation=activation if index < depth - 1 else None,
             kernel_initializer=keras.initializers.GlorotUniform(seed + index),
             kernel_regularizer=kc.regularizers.WERank(werank) if werank > 0 else None))
@@ -74,6 +73,8 @@ def linear_net(depth, dim=16, init="authors", seed=0, werank=0.0, activation=Non
         elif init == "torch":
             bound = 1.0 / np.sqrt(dim)
             layer.kernel.assign(rng.uniform(-bound, bound, (dim, dim)).astype("float32"))
+            if use_bias:
+                layer.bias.assign(rng.uniform(-bound, bound, (dim,)).astype("float32"))
     return model
 
 
@@ -91,54 +92,39 @@ def product(weights):
     return total
 
 
-class PairObjective:
-    """``mean(loss(f(x_a), f(x_b))) + Σ regularizer penalties`` for a kc pair loss."""
+class Objective:
+    """What :func:`train` fits: a ``SiameseModel`` of `model` and its loss.
 
-    def __init__(self, model, loss):
+    Args:
+        model: The encoder (a linear net of :func:`linear_net`).
+        loss: A kc pair loss.
+        predictor: Optional predictor layer (BYOL-style models).
+    """
+
+    def __init__(self, model, loss, predictor=None):
         self.model = model
         self.loss = loss
-        self.trainable_variables = model.trainable_variables
-
-    def __call__(self, x_a, x_b):
-        value = tf.reduce_mean(self.loss(self.model(x_a), self.model(x_b)))
-        return value + tf.add_n([tf.constant(0.0)] + list(self.model.losses))
-
-    def after_step(self):
-        pass
+        self.siamese = kc.models.SiameseModel(model, predictor=predictor)
 
 
-class EMAObjective:
-    """BYOL-style student/teacher: ``byol((p(f(x_a)), f̄(x_b)), (p(f(x_b)), f̄(x_a)))``.
+def pair_objective(model, loss):
+    """``mean(loss(f(x_a), f(x_b)))`` plus `model`'s regularizer penalties."""
+    return Objective(model, loss)
 
-    The student ``f`` (the given model) has a bias-free linear predictor ``p``
-    (identity init); the teacher ``f̄`` is a copy updated as
-    ``θ̄ ← m θ̄ + (1 − m) θ`` after each step. Regularizer penalties of ``f`` are
+
+def ema_objective(model, momentum=0.995):
+    """BYOL-style student/teacher: ``kc.losses.BYOL`` with a momentum target.
+
+    The student ``f`` (the given model) has a bias-free linear predictor
+    (identity at init); the teacher is the EMA copy ``θ̄ ← m θ̄ + (1 − m) θ``
+    that ``SiameseModel`` keeps for BYOL. Regularizer penalties of ``f`` are
     added (WERank). The WERank paper only says "similar to BYOL"; this is our
     reading of it.
     """
-
-    def __init__(self, model, momentum=0.995):
-        self.model = model
-        self.momentum = momentum
-        dim = model.output_shape[-1]
-        self.predictor = keras.layers.Dense(dim, use_bias=False, name="predictor",
-                                            kernel_initializer="identity")
-        self.predictor.build((None, dim))
-        self.teacher = keras.models.clone_model(model)
-        self.teacher.set_weights(model.get_weights())
-        self.trainable_variables = model.trainable_variables + self.predictor.trainable_variables
-
-    def __call__(self, x_a, x_b):
-        t_a = tf.stop_gradient(self.teacher(x_a))
-        t_b = tf.stop_gradient(self.teacher(x_b))
-        p_a = self.predictor(self.model(x_a))
-        p_b = self.predictor(self.model(x_b))
-        value = tf.reduce_mean(kc.losses.byol((p_a, t_b), (p_b, t_a)))
-        return value + tf.add_n([tf.constant(0.0)] + list(self.model.losses))
-
-    def after_step(self):
-        for target, online in zip(self.teacher.weights, self.model.weights):
-            target.assign(self.momentum * target + (1.0 - self.momentum) * online)
+    dim = model.output_shape[-1]
+    predictor = keras.layers.Dense(dim, use_bias=False, name="predictor",
+                                   kernel_initializer="identity")
+    return Objective(model, kc.losses.BYOL(momentum), predictor)
 
 
 def noise_std(dim=16, noisy_dims=8, std=1.0):
@@ -152,103 +138,73 @@ def embedding_spectrum(model, probe):
     return kc.metrics.covariance_spectrum(z)
 
 
-def train(objective, data, std, steps, optimizer, batch_size=None, record_every=100,
-          probe=None, seed=0, log_dir=None):
-    """Train on views ``x + std ⊙ ε`` (ε ~ N(0, I), fresh per view and step).
+def views(data, std, batch_size=None, seed=0):
+    """Endless ``((x + std ⊙ ε, x + std ⊙ ε'),)`` batches, fresh noise per view and step.
 
     Args:
-        objective: A :class:`PairObjective` or :class:`EMAObjective`.
+        data: Training inputs `(n, d)`.
+        std: Noise standard deviation per coordinate `(d,)` (or a scalar).
+        batch_size: Rows drawn uniformly with replacement each step (as the
+            authors' code does); `None` = the full batch. Defaults to `None`.
+        seed: Seed of the rows and the noise. Defaults to `0`.
+
+    Returns:
+        An infinite ``tf.data.Dataset`` for ``SiameseModel.fit``.
+    """
+    data = np.asarray(data, np.float32)
+    n, dim = data.shape
+    std = np.broadcast_to(np.asarray(std, np.float64), (dim,))
+    x = tf.constant(data)
+    if batch_size is None:
+        rows = tf.data.Dataset.from_tensors(x).repeat()
+    else:
+        rows = tf.data.Dataset.random(seed=seed).batch(int(batch_size)).map(
+            lambda r: tf.gather(x, r % n))
+    noise = kc.data.gaussian_noise(np.diag(std ** 2))
+    steps = tf.data.Dataset.random(seed=seed + 1)
+    return tf.data.Dataset.zip((steps, rows)).map(
+        kc.data.views_map_fn(noise, None, seed)).prefetch(tf.data.AUTOTUNE)
+
+
+def train(objective, data, std, steps, optimizer, batch_size=None, record_every=100,
+          probe=None, seed=0, log_dir=None):
+    """``SiameseModel.fit`` on :func:`views`, recording spectra as it goes.
+
+    Args:
+        objective: An :class:`Objective` (:func:`pair_objective`,
+            :func:`ema_objective`).
         data: Training inputs `(n, d)`.
         std: Noise standard deviation per coordinate `(d,)` (or a scalar).
         steps: Number of optimizer steps.
         optimizer: A Keras optimizer.
-        batch_size: Minibatch size (sampled uniformly with replacement, as the
-            authors' code does); `None` = full batch. Defaults to `None`.
+        batch_size: Minibatch size (rows drawn with replacement); `None` =
+            full batch. Defaults to `None`.
         record_every: Record the spectra every this many steps (and at 0 and
-            the end). Defaults to `100`.
+            the end); also ``steps_per_execution``. Defaults to `100`.
         probe: Inputs `(m, d)` for the embedding covariance. Defaults to `data`.
         seed: Seed of batches and noise. Defaults to `0`.
-        log_dir: TensorBoard directory for scalars (or `None`).
+        log_dir: TensorBoard directory (``kc.callbacks.SpectrumLogger``) or `None`.
 
     Returns:
-        dict of lists: ``step``, ``loss``, ``sv`` (per record, per layer, the
-        singular values of ``W_l``), ``eig`` (embedding covariance
-        eigenvalues), ``alignment`` (mean |diag(V_{l+1}ᵀ U_l)| per pair) and
-        ``kernels`` (final ``W_l`` matrices, paper convention).
+        dict of lists (:class:`keras_collapse.callbacks.SpectraHistory`):
+        ``step``, ``sv`` (per record, per layer, the singular values of
+        ``W_l``), ``eig`` (embedding covariance eigenvalues), ``alignment``
+        (mean |diag(V_{l+1}ᵀ U_l)| per pair), and ``kernels`` (final ``W_l``
+        matrices, paper convention).
     """
-    model = objective.model
-    data = tf.constant(np.asarray(data, np.float32))
-    probe = data if probe is None else np.asarray(probe, np.float32)
-    std = tf.constant(np.broadcast_to(np.asarray(std, np.float32), (data.shape[1],)))
-    generator = tf.random.Generator.from_seed(seed)
-    n, dim = data.shape
-    size = n if batch_size is None else int(batch_size)
-    variables = objective.trainable_variables
-
-    @tf.function
-    @quiet_retracing  # one traced loop per model, by design (see kc._quiet)
-    def chunk(count):
-        total = tf.constant(0.0)
-        for _ in tf.range(count):
-            if batch_size is None:
-                x = data
-            else:
-                x = tf.gather(data, generator.uniform((size,), 0, n, dtype=tf.int32))
-            x_a = x + std * generator.normal((size, dim))
-            x_b = x + std * generator.normal((size, dim))
-            with tf.GradientTape() as tape:
-                value = objective(x_a, x_b)
-            optimizer.apply_gradients(zip(tape.gradient(value, variables), variables))
-            objective.after_step()
-            total += value
-        return total / tf.cast(count, tf.float32)
-
-    history = {"step": [], "loss": [], "sv": [], "eig": [], "alignment": []}
-    writer = tf.summary.create_file_writer(log_dir) if log_dir else None
-
-    def record(step, loss):
-        weights = kernels(model)
-        svs = [np.linalg.svd(w, compute_uv=False) for w in weights]
-        eig = embedding_spectrum(model, probe)
-        align = [kc.metrics.alignment_score(kc.metrics.alignment_matrix(a, b))
-                 for a, b in zip(weights, weights[1:])]
-        for key, value in (("step", step), ("loss", loss), ("sv", svs), ("eig", eig),
-                           ("alignment", align)):
-            history[key].append(value)
-        if writer is not None:
-            with writer.as_default(step=step):
-                tf.summary.scalar("loss", loss)
-                tf.summary.scalar("embedding/effective_rank",
-                                  kc.metrics.spectral_entropy_rank(np.sqrt(np.maximum(eig, 0))))
-                for k, value in enumerate(kc.metrics.log_spectrum(eig)):
-                    tf.summary.scalar(f"embedding/log_eigenvalue_{k:02d}", value)
-                for layer, s in enumerate(svs):
-                    for k, value in enumerate(np.log(np.maximum(s, 1e-300))):
-                        tf.summary.scalar(f"W{layer + 1}/log_singular_value_{k:02d}", value)
-                for pair, value in enumerate(align):
-                    tf.summary.scalar(f"alignment/W{pair + 1}_W{pair + 2}", value)
-
-    record(0, float("nan"))
-    done = 0
-    while done < steps:
-        count = min(record_every, steps - done)
-        loss = float(chunk(tf.constant(count)))
-        if not math.isfinite(loss):
-            learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-            raise kc.guards.NonFiniteLossError(
-                f"Non-finite training loss ({loss}) in steps {done + 1}-{done + count} of "
-                f"{steps}. Objective: {type(objective).__name__} of "
-                f"{getattr(objective, 'loss', objective)!r}; optimizer "
-                f"{type(optimizer).__name__}, learning rate {learning_rate:g}. Likely "
-                "cause: the learning rate is too large for this objective (lower it in "
-                "the study's gin bindings).",
-                step=done + count, loss=loss, objective=type(objective).__name__,
-                causes=["learning rate too large"])
-        done += count
-        record(done, loss)
-    if writer is not None:
-        writer.flush()
-    history["kernels"] = kernels(model)
+    probe = np.asarray(data if probe is None else probe, np.float32)
+    every = min(int(record_every), int(steps))
+    model = objective.siamese
+    model.compile(optimizer, objective.loss, steps_per_execution=every)
+    spectra = kc.callbacks.SpectraHistory(probe, every_n_steps=every)
+    callbacks = [kc.guards.NonFiniteGuard(), spectra]
+    if log_dir:
+        callbacks.append(kc.callbacks.SpectrumLogger(
+            probe, log_dir, every_n_steps=max(every, steps // 100), images_every_n_logs=25))
+    model.fit(views(data, std, batch_size, seed), epochs=1, steps_per_epoch=int(steps),
+              verbose=0, callbacks=callbacks)
+    history = dict(spectra.history)
+    history["kernels"] = kernels(objective.model)
     return history
 
 

@@ -11,6 +11,8 @@ spectra for 1-4 linear layers and with a ReLU between two layers (Fig. 6).
 
 from __future__ import annotations
 
+import functools
+
 import gin
 import keras
 import numpy as np
@@ -18,7 +20,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import keras_collapse as kc
+from keras_collapse import _checks
 from keras_collapse.studies import _toy
+from keras_collapse.studies._harness import describe_loss, describe_optimizer
 
 
 def _spearman(a, b):
@@ -33,10 +37,10 @@ def _run(study, key, depth, activation, cfg):
     probe = rng.normal(size=(cfg["probe_size"], cfg["dim"]))
     model = _toy.linear_net(depth, cfg["dim"], init="authors", seed=cfg["seed"],
                             activation=activation)
-    loss = kc.losses.InfoNCE(cfg["temperature"], "dot", symmetric=False)
+    loss = cfg["loss"]
     history = _toy.train(
-        _toy.PairObjective(model, loss), data, cfg["noise_std"], cfg["steps"],
-        keras.optimizers.SGD(cfg["learning_rate"]), batch_size=cfg["batch_size"],
+        _toy.pair_objective(model, loss), data, cfg["noise_std"], cfg["steps"],
+        cfg["optimizer"](), batch_size=cfg["batch_size"],
         record_every=cfg["record_every"], probe=probe, seed=cfg["seed"] + 1,
         log_dir=study.tensorboard_dir(key))
     w = history["kernels"]
@@ -50,6 +54,31 @@ def _collapsed(eigenvalues, gap):
     return int(np.sum(log < log.max() - gap))
 
 
+def _settings(cfg, depths, activation):
+    """Rows `setting | paper | this run | why` (paper: arXiv 2110.09348 Sec. 4;
+    the authors' ``toy_task/case_2.py``)."""
+    same = "as the authors' case_2.py"
+    return [
+        ["data", "x ~ N(0, I_16); number of points not stated",
+         f"N(0, I_{cfg['dim']}), {cfg['num_samples']} points", "case_1.py's 10,000"],
+        ["views", "x + 0.001·N(0, I) (isotropic)", f"x + {cfg['noise_std']:g}·N(0, I)", same],
+        ["model", "two nn.Linear(16, 16, bias=False)",
+         f"{'/'.join(map(str, depths))} bias-free Dense({cfg['dim']}) layers; two with "
+         f"{activation} between them", "Fig. 6's depth and nonlinearity sweeps"],
+        ["initialisation", "U·diag(exp(−0.35 i))·V, U, V from the SVD of a uniform [0, 1) matrix",
+         "the same (studies._toy.authors_kernel)", same],
+        ["loss", "cross-entropy of z1 z2ᵀ/τ against the diagonal, τ = 0.1",
+         describe_loss(cfg["loss"]), same],
+        ["optimizer", "SGD, lr 0.01", describe_optimizer(cfg["optimizer"]), same],
+        ["iterations, batch", "10,000, 128", f"{cfg['steps']}, {cfg['batch_size']}", same],
+        ["recorded", "singular values of W1, W2, embedding eigenvalues, V2ᵀU1",
+         f"the same every {cfg['record_every']} iterations, embedding on "
+         f"{cfg['probe_size']} fresh points", same],
+        ["seeds", "not stated", f"1 (experiment.seed = {cfg['seed']})",
+         "the claims read one run per model"],
+    ]
+
+
 @gin.configurable
 def jing2022_implicit_regularization(
     study,
@@ -57,8 +86,8 @@ def jing2022_implicit_regularization(
     nonlinear_activation="relu",
     steps=10000,
     batch_size=128,
-    learning_rate=0.01,
-    temperature=0.1,
+    loss=kc.losses.InfoNCE(0.1, "dot", symmetric=False),
+    optimizer=functools.partial(keras.optimizers.SGD, 0.01),
     noise_std=0.001,
     num_samples=10000,
     probe_size=1000,
@@ -77,8 +106,10 @@ def jing2022_implicit_regularization(
         nonlinear_activation: Activation between the two layers for Fig. 6b.
         steps: SGD iterations (10,000 in case_2.py).
         batch_size: Minibatch size (128).
-        learning_rate: Plain SGD learning rate (0.01).
-        temperature: InfoNCE τ (dot form, one direction, as in the code).
+        loss: The trained objective (case_2.py: InfoNCE, dot form, τ = 0.1,
+            one direction).
+        optimizer: ``optimizer()`` gives a fresh optimizer per run (plain SGD,
+            lr 0.01).
         noise_std: Isotropic view-noise standard deviation (0.001).
         num_samples: Training points x ~ N(0, I).
         probe_size: Fresh points for the embedding covariance.
@@ -94,10 +125,13 @@ def jing2022_implicit_regularization(
     """
     seed = study.seed if seed is None else seed
     if 2 not in depths:
-        raise ValueError(f"Invalid value for argument `depths`. Expected it to include 2. "
-                         f"Received: depths={depths}")
-    cfg = dict(steps=steps, batch_size=batch_size, learning_rate=learning_rate,
-               temperature=temperature, noise_std=noise_std, num_samples=num_samples,
+        raise _checks.invalid("depths", "a sequence that includes 2", depths)
+    for name, value in (("loss", loss), ("optimizer", optimizer)):
+        if not callable(value):
+            raise _checks.invalid(name, "a callable (a loss; an optimizer factory)", value,
+                                  TypeError)
+    cfg = dict(steps=steps, batch_size=batch_size, loss=loss, optimizer=optimizer,
+               noise_std=noise_std, num_samples=num_samples,
                probe_size=probe_size, dim=dim, record_every=record_every, seed=seed)
     runs = {f"L={d}": study.unit(f"L={d}", lambda d=d: _run(study, f"L={d}", d, None, cfg))
             for d in depths}
@@ -205,5 +239,7 @@ def jing2022_implicit_regularization(
         f"collapsed dimensions: linear L=2 {collapsed['L=2']}, "
         f"{nonlinear_activation} L=2 {collapsed[nonlinear_key]}",
         collapsed[nonlinear_key] >= 1)
+    study.table("Settings: the paper's and this run's", ["setting", "paper", "this run", "why"],
+                _settings(cfg, depths, nonlinear_activation))
     study.measurements["collapsed_dimensions"] = collapsed
     study.measurements["alignment_score"] = {"init": score_init, "final": score}

@@ -9,13 +9,16 @@ analogue) and compute Lemma 2's ``X = Σ̂0 − Σ̂1`` from data and weights
 where ``X`` has negative eigenvalues are those whose singular values decay;
 we compare them with the measured decaying right singular vectors of ``W``.
 
-Training uses the authors' code form (dot similarity, τ = 0.1, one direction,
-bias-free); ``X`` is computed both as Lemma 2 (the paper's Gaussian form,
+Training uses the authors' code form (``case_1.py``: ``nn.Linear(16, 16)``
+with its bias, dot similarity, τ = 0.1, one direction, SGD 1e-3, batches of
+128, 10,000 iterations); ``X`` is computed both as Lemma 2 (the paper's Gaussian form,
 τ = 1) and as the exact gradient matrix of the loss actually trained
 (``infonce_gradient_x``, dot form, τ = 0.1).
 """
 
 from __future__ import annotations
+
+import functools
 
 import gin
 import keras
@@ -24,8 +27,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import keras_collapse as kc
-from keras_collapse import theory
+from keras_collapse import _checks, theory
 from keras_collapse.studies import _toy
+from keras_collapse.studies._harness import describe_loss, describe_optimizer
 
 
 def _fmt(value, digits=2):
@@ -66,12 +70,12 @@ def _run(study, key, k, cfg):
     data = rng.normal(size=(cfg["num_samples"], dim))
     probe = rng.normal(size=(cfg["probe_size"], dim))
     std = _toy.noise_std(dim, noisy, k)
-    model = _toy.linear_net(1, dim, init=cfg["init"], seed=cfg["seed"])
+    model = _toy.linear_net(1, dim, init=cfg["init"], seed=cfg["seed"], use_bias=cfg["use_bias"])
     w_init = _toy.kernels(model)[0]
-    loss = kc.losses.InfoNCE(cfg["temperature"], cfg["similarity"], symmetric=False)
+    loss = cfg["loss"]
     history = _toy.train(
-        _toy.PairObjective(model, loss), data, std, cfg["steps"],
-        keras.optimizers.SGD(cfg["learning_rate"]), batch_size=cfg["batch_size"],
+        _toy.pair_objective(model, loss), data, std, cfg["steps"],
+        cfg["optimizer"](), batch_size=cfg["batch_size"],
         record_every=cfg["record_every"], probe=probe, seed=cfg["seed"] + 1,
         log_dir=study.tensorboard_dir(key))
     w_final = history["kernels"][0]
@@ -88,7 +92,8 @@ def _run(study, key, k, cfg):
               "sv_final": s_final, "sv_init_along": s_before}
     for when, w in (("init", w_init), ("final", w_final)):
         lemma = theory.strong_augmentation_x(w, x_a, x_b, 1.0, "gaussian")
-        exact = theory.infonce_gradient_x(w, x_a, x_b, cfg["temperature"], cfg["similarity"])
+        exact = theory.infonce_gradient_x(w, x_a, x_b, cfg["loss"].temperature,
+                                          cfg["loss"].similarity)
         result.update(_x_report(f"lemma2_{when}", lemma, decayed, noisy_basis, dim))
         result.update(_x_report(f"exact_{when}", exact, decayed, noisy_basis, dim))
     return result
@@ -134,21 +139,52 @@ def _figures(study, results, dim, noisy):
                  "end of training; negative eigenvalues mark predicted collapsing directions.")
 
 
+def _settings(cfg, noise_stds):
+    """Rows `setting | paper | this run | why` (paper: arXiv 2110.09348 Sec. 3;
+    the authors' ``toy_task/case_1.py``)."""
+    same = "as the authors' case_1.py"
+    return [
+        ["data", "x ~ N(0, I_16), 10,000 points (case_1.py)",
+         f"N(0, I_{cfg['dim']}), {cfg['num_samples']} points", same],
+        ["views", "x + [0_8, k·N(0, I_8)] (k a standard deviation)",
+         f"x + [0_{cfg['dim'] - cfg['noisy_dims']}, k·N(0, I_{cfg['noisy_dims']})]", same],
+        ["k", "the README's example: 1.5; the paper's Fig. 3: one strong k",
+         ", ".join(f"{k:g}" for k in noise_stds), "a sweep around it, for the trend"],
+        ["model", "nn.Linear(16, 16) (with bias)",
+         f"Dense({cfg['dim']}) with{'' if cfg['use_bias'] else 'out'} bias", same],
+        ["initialisation", "PyTorch default U(±1/√16)", f"{cfg['init']}: U(±1/√{cfg['dim']})",
+         same],
+        ["loss", "cross-entropy of z1 z2ᵀ/τ against the diagonal, τ = 0.1, unnormalised z",
+         describe_loss(cfg["loss"]), same],
+        ["optimizer", "SGD, lr 1e-3", describe_optimizer(cfg["optimizer"]), same],
+        ["iterations, batch", "10,000, 128", f"{cfg['steps']}, {cfg['batch_size']}", same],
+        ["batches", "drawn at random each iteration", "uniform with replacement", same],
+        ["spectrum", "covariance eigenvalues of net(x) on 1,000 fresh points, every 10 "
+         "iterations", f"the same on {cfg['probe_size']} fresh points, every "
+         f"{cfg['record_every']} iterations", same],
+        ["X (Lemma 2)", "bias-free linear model, Gaussian form, τ = 1",
+         f"from W alone on {cfg['x_samples']} points with two views",
+         "Lemma 2 has no bias; the bias is left out of X"],
+        ["seeds", "not stated", f"1 (experiment.seed = {cfg['seed']})",
+         "the claims read one run per k"],
+    ]
+
+
 @gin.configurable
 def jing2022_strong_augmentation(
     study,
     noise_stds=(0.5, 1.0, 1.5, 2.0, 3.0),
     steps=10000,
     batch_size=128,
-    learning_rate=1e-3,
-    temperature=0.1,
-    similarity="dot",
+    loss=kc.losses.InfoNCE(0.1, "dot", symmetric=False),
+    optimizer=functools.partial(keras.optimizers.SGD, 1e-3),
     num_samples=10000,
     probe_size=1000,
     x_samples=512,
     dim=16,
     noisy_dims=8,
     init="torch",
+    use_bias=True,
     record_every=100,
     min_overlap=0.8,
     collapse_ratio=0.5,
@@ -161,9 +197,11 @@ def jing2022_strong_augmentation(
         noise_stds: Noise standard deviations k on the last `noisy_dims` inputs.
         steps: SGD iterations per run (10,000 in case_1.py).
         batch_size: Minibatch size (128).
-        learning_rate: Plain SGD learning rate (1e-3).
-        temperature: InfoNCE τ of the trained loss (0.1).
-        similarity: `"dot"` (code) or `"gaussian"` (paper) for the trained loss.
+        loss: The trained objective, a ``kc.losses.InfoNCE`` (case_1.py: dot
+            form, τ = 0.1, one direction; `similarity="gaussian"` is the
+            paper's form).
+        optimizer: ``optimizer()`` gives a fresh optimizer per run (plain SGD,
+            lr 1e-3).
         num_samples: Training points x ~ N(0, I) (10,000).
         probe_size: Fresh points for the embedding covariance (1,000).
         x_samples: Points (with two views) used to compute X.
@@ -171,6 +209,8 @@ def jing2022_strong_augmentation(
         noisy_dims: Trailing noisy dimensions (8).
         init: Initialisation of W, see `studies._toy.linear_net` (`"torch"` as
             case_1.py's ``nn.Linear``).
+        use_bias: Give W a bias, as case_1.py's ``nn.Linear(16, 16)`` (X is
+            computed from W alone: Lemma 2 is bias-free).
         record_every: Spectra recorded every this many iterations.
         min_overlap: Subspace overlap counted as agreement.
         collapse_ratio: A right singular direction of the final W counts as
@@ -179,10 +219,13 @@ def jing2022_strong_augmentation(
             experiment's seed (`experiment.seed`).
     """
     seed = study.seed if seed is None else seed
-    cfg = dict(steps=steps, batch_size=batch_size, learning_rate=learning_rate,
-               temperature=temperature, similarity=similarity, num_samples=num_samples,
+    if not isinstance(loss, kc.losses.InfoNCE):
+        raise _checks.invalid("loss", "a kc.losses.InfoNCE (X is InfoNCE's matrix)", loss,
+                              TypeError)
+    cfg = dict(steps=steps, batch_size=batch_size, loss=loss, optimizer=optimizer,
+               num_samples=num_samples,
                probe_size=probe_size, x_samples=x_samples, dim=dim, noisy_dims=noisy_dims,
-               init=init, record_every=record_every, seed=seed,
+               init=init, use_bias=use_bias, record_every=record_every, seed=seed,
                collapse_ratio=collapse_ratio)
     results = [study.unit(f"k={k}", lambda k=k: _run(study, f"k={k}", k, cfg))
                for k in noise_stds]
@@ -259,3 +302,5 @@ def jing2022_strong_augmentation(
         f"match better (α_ii ↑) and Σ̂1 loses weight. Exact X of the trained dot/τ loss after "
         f"training, #negative: {exact}",
         all(r["lemma2_final_negative"] == r["lemma2_init_negative"] for r in results))
+    study.table("Settings: the paper's and this run's", ["setting", "paper", "this run", "why"],
+                _settings(cfg, noise_stds))

@@ -17,12 +17,14 @@ DIRECTCLR_SMALL = [
     "jing2022_directclr.directclr_dim = 8",
     "jing2022_directclr.probe_size = 64",
     "jing2022_directclr.log_every_n_epochs = 1",
+    "jing2022_directclr.probe_draws = 3",
 ]
 
 # A li2022_continual study small enough for seconds (four orderings, two widths).
 LI2022_SMALL = [
     "li2022_continual.architecture = 'mlp'",
     "li2022_continual.widths = {'narrow': 2, 'wide': 4}",
+    "li2022_continual.representation_dim = 8",
     "li2022_continual.epochs = 2",
     "li2022_continual.steps_per_epoch = 1",
     "li2022_continual.batch_size = 32",

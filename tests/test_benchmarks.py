@@ -26,6 +26,8 @@ EXPECTED = {
     + [f"{name} d=16 peak memory" for name in ("NTXent", "InfoNCE", "BarlowTwins", "VICReg",
                                                "SpectralContrastive", "SimSiam", "BYOL")],
     "bench_fit": ["steps_per_execution=1", "steps_per_execution=4"],
+    "bench_toy": ["WERank VICReg, full batch", "1 layer, record every 10",
+                  "2 layers, record every 100"],
     "bench_werank": ["WERank on every kernel", "VICReg covariance term (width 128)",
                      "VICReg covariance term (width 128, batch 16)", "WERank on a 32×32 kernel"],
     "bench_metrics": ["spectrum", "spectrum_logger_overhead"],

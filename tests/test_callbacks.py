@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
+import keras_collapse as kc
 from keras_collapse import metrics as km
 from keras_collapse.callbacks import SCALARS, SpectrumLogger
 
@@ -184,3 +185,30 @@ def test_under_mirrored_strategy(tmp_path):
     assert len(history.history["collapse/representation/auc"]) == 2
     events = read_events(tmp_path)
     assert len(events.Tensors("collapse/representation/auc")) == 2
+
+
+def test_spectra_history_records_kernels_and_embeddings_at_the_steps():
+    """SpectraHistory keeps, at step 0, each multiple of every_n_steps (the first
+    call-back at or after it under steps_per_execution) and the end: the
+    singular values of each kernel (NumPy SVD of W = Kᵀ) and the covariance
+    eigenvalues of the probe embeddings (NumPy, from the paper's definition)."""
+    keras.utils.set_random_seed(0)
+    encoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, use_bias=False),
+                                keras.layers.Dense(2, use_bias=False)])
+    model = kc.models.SiameseModel(encoder)
+    model.compile(keras.optimizers.SGD(0.01), kc.losses.VICReg(), steps_per_execution=4)
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    spectra = kc.callbacks.SpectraHistory(x[:16], every_n_steps=3)
+    model.fit((x, x + 0.1), batch_size=4, epochs=1, verbose=0, callbacks=[spectra])
+    assert spectra.history["step"] == [0, 4, 8, 10]
+    first, second = (layer.kernel.numpy() for layer in encoder.layers)
+    np.testing.assert_allclose(spectra.history["sv"][-1][0],
+                               np.linalg.svd(first.T, compute_uv=False), rtol=1e-5)
+    np.testing.assert_allclose(spectra.history["sv"][-1][1],
+                               np.linalg.svd(second.T, compute_uv=False), rtol=1e-5)
+    z = np.asarray(encoder(x[:16]), np.float64)
+    expected = np.sort(np.linalg.eigvalsh(np.cov(z.T, bias=True)))[::-1]
+    np.testing.assert_allclose(spectra.history["eig"][-1], expected, rtol=1e-4, atol=1e-9)
+    assert len(spectra.history["alignment"][-1]) == 1
+    with pytest.raises(ValueError, match="argument `probe_data`"):
+        kc.callbacks.SpectraHistory(x[:1])

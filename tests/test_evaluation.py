@@ -71,3 +71,20 @@ def test_knn_hand_case():
 def test_bad_arguments(call, error, match):
     with pytest.raises(error, match=f"argument `{match}`"):
         call()
+
+
+def test_few_label_probe_uses_shared_draws_of_k_labels_per_class():
+    """Two far-apart classes: one label each suffices (accuracy 1); the draws
+    come from the seed (the same twice); more labels per class than the
+    smallest class holds are refused."""
+    from keras_collapse.evaluation import few_label_probe
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-5, 0.1, (30, 2)), rng.normal(5, 0.1, (30, 2))])
+    y = np.repeat([0, 1], 30)
+    mean, each = few_label_probe(None, (x, y), (x, y), labels_per_class=1, draws=5)
+    assert mean == 1.0 and each.shape == (5,)
+    again = few_label_probe(None, (x, y), (x, y), labels_per_class=1, draws=5)[1]
+    np.testing.assert_array_equal(each, again)
+    with pytest.raises(ValueError, match="argument `labels_per_class`.*smallest class"):
+        few_label_probe(None, (x, y), (x, y), labels_per_class=31)

@@ -46,6 +46,21 @@ def test_diverging_vicreg_raises_with_step_objective_and_cause(lr):
     assert error.objective.startswith("VICReg(")
 
 
+def test_divergence_inside_the_first_execution_names_steps_per_execution():
+    """Under steps_per_execution=k the guard first looks after k steps: a loss
+    already NaN there shows no blow-up, and the message says why and what to do."""
+    keras.utils.set_random_seed(0)
+    encoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)])
+    model = kc.models.SiameseModel(encoder)
+    model.compile(optimizer=keras.optimizers.SGD(1e6), loss=kc.losses.VICReg(),
+                  steps_per_execution=10)
+    with pytest.raises(guards.NonFiniteLossError,
+                       match=r"(?s)at step 10 .*Likely cause: the loss was already non-finite "
+                             r"at the first call-back, after 10 steps.*steps_per_execution=1"):
+        model.fit(_data(256), epochs=1, batch_size=16, verbose=0,
+                  callbacks=[guards.NonFiniteGuard()])
+
+
 def test_healthy_run_is_not_stopped():
     model = _model(kc.losses.NTXent(0.5), 0.05)
     guard = guards.NonFiniteGuard(probe_data=_data()[0][:8], every_n_steps=2)
@@ -133,7 +148,8 @@ def test_describe_objective_and_optimizer():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
     model.compile(keras.optimizers.Adam(0.01), loss=kc.losses.InfoNCE(0.2, "gaussian"))
     assert guards.describe_objective(model) == (
-        "InfoNCE(temperature=0.2, similarity='gaussian', symmetric=True)")
+        "InfoNCE(temperature=0.2, similarity='gaussian', symmetric=True, "
+        "positive_weight=1.0)")
     assert guards.describe_optimizer(model) == "optimizer Adam, learning rate 0.01"
     model.compile("sgd", loss="mse")
     assert guards.describe_objective(model) == "mse"

@@ -64,6 +64,13 @@ LOSSES = [
     Case("infonce_gauss_one", L.InfoNCE,
          dict(temperature=0.7, similarity="gaussian", symmetric=False),
          L.info_nce, ref.info_nce, True, False, temperature=True),
+    # Ziyin et al.'s weighted InfoNCE (arXiv 2210.00638): α on the positive.
+    Case("infonce_gauss_weighted", L.InfoNCE,
+         dict(temperature=1.0, similarity="gaussian", symmetric=True, positive_weight=0.1),
+         L.info_nce, ref.info_nce, True, True, temperature=True),
+    Case("infonce_dot_weighted", L.InfoNCE,
+         dict(temperature=0.5, similarity="dot", symmetric=False, positive_weight=0.3),
+         L.info_nce, ref.info_nce, True, False, temperature=True),
     Case("ntxent", L.NTXent, dict(temperature=0.5), L.nt_xent,
          ref.nt_xent, True, True, temperature=True),
     # per-anchor values are not swap-symmetric, only their mean (see below)
@@ -216,6 +223,16 @@ def test_info_nce_gaussian_hand_worked():
     got = L.info_nce(z, z_prime, temperature=1.0, similarity="gaussian", symmetric=False)
     np.testing.assert_allclose(got.numpy(), [math.log(2), math.log1p(math.exp(-0.5))],
                                rtol=1e-6)
+
+
+def test_weighted_info_nce_without_positive_hand_worked():
+    """α = 0 (Ziyin et al.'s "NT-Xent", arXiv 2210.00638) on the same pairs:
+    anchor 0: −(−1/2) + log e^{−1/2} = 0; anchor 1: 0 + log e^{−1/2} = −1/2."""
+    z = np.array([[0.0, 0.0], [1.0, 0.0]], "float32")
+    z_prime = np.array([[0.0, 1.0], [1.0, 0.0]], "float32")
+    got = L.info_nce(z, z_prime, temperature=1.0, similarity="gaussian", symmetric=False,
+                     positive_weight=0.0)
+    np.testing.assert_allclose(got.numpy(), [0.0, -0.5], atol=1e-6)
 
 
 def test_nt_xent_hand_worked():
@@ -516,6 +533,7 @@ def test_non_positive_temperature_raises(case, temperature):
         (lambda: L.BYOL(momentum=-0.1), "momentum"),
         (lambda: L.BYOL(total_steps=0), "total_steps"),
         (lambda: L.InfoNCE(similarity="cosine"), "similarity"),
+        (lambda: L.InfoNCE(positive_weight=-0.1), "positive_weight"),
         (lambda: L.barlow_twins(np.eye(3), np.eye(3), redundancy_weight=-1),
          "redundancy_weight"),
         (lambda: L.vicreg(np.eye(3), np.eye(3), variance_weight=-1), "variance_weight"),

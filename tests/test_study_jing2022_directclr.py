@@ -15,11 +15,19 @@ from keras_collapse.studies import _digits, jing2022_directclr as study
 SMALL = DIRECTCLR_SMALL
 
 
+def unit_of(tmp_path):
+    return json.loads((tmp_path / "units" / "DirectCLR_seed=0.json").read_text())
+
+
 def test_study_runs_small_and_writes_every_artifact(tmp_path):
     results = run_study("jing2022_directclr", tmp_path, SMALL)
     check_artifacts(tmp_path, results, 4, ("representation_spectrum.png", "linear_probe.png"))
     table = results["tables"][0]
-    assert [row[1] for row in table["rows"]] == list(study.VARIANTS)
+    assert [row[1] for row in table["rows"]] == list(study.VARIANTS) + ["raw pixels (no training)"]
+    assert table["header"][3].startswith("probe acc., 1 label(s) per class")
+    assert 0.0 <= unit_of(tmp_path)["few_label_accuracy"] <= 1.0
+    settings = next(t for t in results["tables"] if t["title"].startswith("Settings"))
+    assert settings["header"] == ["setting", "paper", "this run", "why"]
     assert glob.glob(str(tmp_path / "tensorboard" / "DirectCLR_seed=0" / "events.out.tfevents.*"))
     unit = json.loads((tmp_path / "units" / "DirectCLR_seed=0.json").read_text())
     assert unit["representation_dim"] == 16

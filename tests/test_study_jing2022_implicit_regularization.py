@@ -33,7 +33,7 @@ def test_train_records_the_kernels_of_the_model():
     model = _toy.linear_net(2, 4, init="glorot", seed=1)
     loss = kc.losses.InfoNCE(0.1, "dot", symmetric=False)
     data = np.random.default_rng(0).normal(size=(32, 4))
-    history = _toy.train(_toy.PairObjective(model, loss), data, 0.01, 3,
+    history = _toy.train(_toy.pair_objective(model, loss), data, 0.01, 3,
                          keras.optimizers.SGD(0.0), record_every=3)
     kernel = model.layers[1].kernel.numpy()
     np.testing.assert_allclose(history["sv"][-1][1], np.linalg.svd(kernel, compute_uv=False),

@@ -22,6 +22,10 @@ def test_study_runs_small_and_writes_every_artifact(tmp_path):
     unit = json.loads((tmp_path / "units" / "narrow_hybrid_seed=0.json").read_text())
     assert len(unit["auc_history"]) == 2  # one AUC per epoch from SpectrumLogger
     assert unit["representation_dim"] == 8
+    wide = json.loads((tmp_path / "units" / "wide_hybrid_seed=0.json").read_text())
+    assert wide["representation_dim"] == 8  # one representation size for both widths
+    settings = next(t for t in results["tables"] if t["title"].startswith("Settings"))
+    assert settings["header"] == ["setting", "paper", "this run", "why"]
     assert glob.glob(str(tmp_path / "tensorboard" / "wide_single_pass_seed=0" / "events.*"))
 
 

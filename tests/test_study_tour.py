@@ -6,7 +6,7 @@ from studytools import check_artifacts, run_study
 
 def test_tour_runs_in_full_and_its_claims_hold(tmp_path):
     results = run_study("tour", tmp_path)
-    check_artifacts(tmp_path, results, 7, ())
+    check_artifacts(tmp_path, results, 6, ())
     failing = [c["claim"] for c in results["claims"] if not c["holds"]]
     assert not failing, failing
     for part in ("jing2022_strong_augmentation", "jing2022_implicit_regularization", "werank2023",

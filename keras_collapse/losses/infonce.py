@@ -1,4 +1,5 @@
-"""InfoNCE in the two forms of Jing et al. 2022 (arXiv 2110.09348)."""
+"""InfoNCE in the two forms of Jing et al. 2022 (arXiv 2110.09348), with the
+positive weight α of Ziyin et al. 2023's weighted InfoNCE (arXiv 2210.00638)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ from keras_collapse.losses._base import PairLoss
 SIMILARITIES = ("dot", "gaussian")
 
 
-def _one_direction(anchors, positives, temperature, similarity):
+def _weighted_cross_entropy(logits, positive_index, positive_weight):
+    """`−s_pos + log(α e^{s_pos} + Σ_neg e^{s_neg})` per row (α = 1: cross-entropy)."""
+    if positive_weight == 1.0:
+        return _ops.cross_entropy(logits, positive_index)
+    positive = tf.gather(logits, positive_index, axis=1, batch_dims=1)
+    is_positive = tf.one_hot(positive_index, tf.shape(logits)[1], dtype=logits.dtype)
+    # log α added to the positive's logit in the denominator only; α = 0 masks it.
+    shift = (tf.math.log(positive_weight) if positive_weight > 0 else -_ops.MASK_PENALTY)
+    return tf.reduce_logsumexp(logits + shift * is_positive, axis=1) - positive
+
+
+def _one_direction(anchors, positives, temperature, similarity, positive_weight=1.0):
     """Per-anchor InfoNCE of `anchors` against the global batch."""
     n = tf.shape(anchors)[0]
     if similarity == "dot":
@@ -21,7 +33,7 @@ def _one_direction(anchors, positives, temperature, similarity):
         # negatives are the other view's embeddings.
         candidates, offset = global_batch(positives)
         logits = _ops.scaled_similarity(anchors, candidates, 1.0 / temperature)
-        return _ops.cross_entropy(logits, tf.range(n) + offset)
+        return _weighted_cross_entropy(logits, tf.range(n) + offset, positive_weight)
     # Paper form: s(u, v) = -|u - v|^2 / 2 (divided by tau); the positive is the
     # other view of the same example, negatives the same view's other examples.
     others, offset = global_batch(anchors)
@@ -31,7 +43,7 @@ def _one_direction(anchors, positives, temperature, similarity):
         2.0 * temperature
     )
     logits = tf.concat([positive[:, tf.newaxis], negatives], axis=1)
-    return _ops.cross_entropy(logits, tf.zeros_like(positive, tf.int32))
+    return _weighted_cross_entropy(logits, tf.zeros_like(positive, tf.int32), positive_weight)
 
 
 def _symmetric_dot(z_a, z_b, temperature):
@@ -75,7 +87,7 @@ def _symmetric_dot(z_a, z_b, temperature):
     return fused(z_a, z_b)
 
 
-def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True):
+def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positive_weight=1.0):
     """Per-example InfoNCE loss between two views.
 
     Dot form (the authors' code): with logits `s_ij = z_a,i · z_b,j / τ`,
@@ -86,6 +98,11 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True):
     `ℓ_i = −s(z_i, z'_i) + log(exp s(z_i, z'_i) + Σ_{j≠i} exp s(z_i, z_j))`;
     `τ = 1` is exactly the paper's loss.
 
+    Weighted InfoNCE (Ziyin et al. 2023, arXiv 2210.00638): the positive's
+    term in the denominator is multiplied by `α = positive_weight`,
+    `ℓ_i = −s_pos + log(α exp s_pos + Σ_neg exp s_neg)`; `α = 1` is InfoNCE,
+    `α = 0` leaves the positive out (what that paper calls NT-Xent).
+
     With `symmetric=True` the loss averages the a→b and b→a directions.
     Under a `tf.distribute` strategy the negatives come from the global batch.
 
@@ -95,6 +112,8 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True):
         temperature: Positive float τ dividing the similarity. Defaults to `0.1`.
         similarity: `"dot"` or `"gaussian"`. Defaults to `"dot"`.
         symmetric: Whether to average both directions. Defaults to `True`.
+        positive_weight: Non-negative float α weighting the positive in the
+            denominator. Defaults to `1.0` (InfoNCE).
 
     Returns:
         Per-example losses, shape `(batch_size,)`, float32.
@@ -107,17 +126,24 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True):
     >>> np.round(loss.numpy(), 4)
     array([0.3133, 0.3133], dtype=float32)
 
-    Reference: Jing et al., "Understanding Dimensional Collapse in Contrastive
-    Self-Supervised Learning", ICLR 2022, arXiv 2110.09348.
+    >>> # α = 0: the positive left out of the denominator.
+    >>> np.round(info_nce(z, z, temperature=1.0, positive_weight=0.0).numpy(), 4)
+    array([-1., -1.], dtype=float32)
+
+    References: Jing et al., "Understanding Dimensional Collapse in
+    Contrastive Self-Supervised Learning", ICLR 2022, arXiv 2110.09348; Ziyin
+    et al., "What Shapes the Loss Landscape of Self-Supervised Learning?",
+    ICLR 2023, arXiv 2210.00638 (weighted form).
     """
     temperature = _checks.positive_float("temperature", temperature)
     _checks.one_of("similarity", similarity, SIMILARITIES)
+    positive_weight = _checks.non_negative_float("positive_weight", positive_weight)
     z_a, z_b = _ops.check_pair(z_a, z_b, min_batch=2)
-    if symmetric and similarity == "dot" and num_replicas() == 1:
+    if symmetric and similarity == "dot" and num_replicas() == 1 and positive_weight == 1.0:
         return _symmetric_dot(z_a, z_b, temperature)
-    loss = _one_direction(z_a, z_b, temperature, similarity)
+    loss = _one_direction(z_a, z_b, temperature, similarity, positive_weight)
     if symmetric:
-        loss = 0.5 * (loss + _one_direction(z_b, z_a, temperature, similarity))
+        loss = 0.5 * (loss + _one_direction(z_b, z_a, temperature, similarity, positive_weight))
     return loss
 
 
@@ -133,6 +159,9 @@ class InfoNCE(PairLoss):
         similarity: `"dot"` (code form, negatives from the other view) or
             `"gaussian"` (the paper's −‖z_i − z_j‖²/2 form). Defaults to `"dot"`.
         symmetric: Average the a→b and b→a directions. Defaults to `True`.
+        positive_weight: α of the weighted InfoNCE of Ziyin et al. (arXiv
+            2210.00638): the positive's weight in the denominator; `0` leaves
+            it out. Defaults to `1.0`.
         name, reduction, dtype: As for `keras.losses.Loss`; computation is in
             float32 by default whatever the inputs.
 
@@ -152,10 +181,12 @@ class InfoNCE(PairLoss):
 
     fn = staticmethod(info_nce)
     min_batch = 2
-    settings = ("temperature", "similarity", "symmetric")
+    settings = ("temperature", "similarity", "symmetric", "positive_weight")
 
-    def __init__(self, temperature=0.1, similarity="dot", symmetric=True, **kwargs):
+    def __init__(self, temperature=0.1, similarity="dot", symmetric=True, positive_weight=1.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.temperature = _checks.positive_float("temperature", temperature)
         self.similarity = _checks.one_of("similarity", similarity, SIMILARITIES)
         self.symmetric = bool(symmetric)
+        self.positive_weight = _checks.non_negative_float("positive_weight", positive_weight)
