@@ -297,7 +297,7 @@ def ziyin2023_landscape(
         f"{gap:.2g}; bias norm {biased['bias_norm']:.3f} (its initial value is kept)",
         gap <= 1e-3)
     rows5 = []
-    for v in normalized_noise_variances + (v4,):
+    for v in tuple(normalized_noise_variances) + (v4,):
         normed = train(f"normalized sigma2={v} N={num_samples}", x3, np.sqrt(v), plain,
                        normalize=True)
         normed_bias = train(f"normalized bias sigma2={v} N={num_samples}", x3, np.sqrt(v),
@@ -343,7 +343,7 @@ def _figures(study, variances, runs1, predicted1, rows2, rows3, rows4, dim):
     ax1, ax2, ax3, ax4 = fig.subplots(1, 4)
     for k in range(3):
         ax1.loglog(variances, [runs1[v]["eig"][k] for v in variances], "o-", ms=3,
-                   label=f"λ_{k + 1}" if k == 0 else None, color=f"C{k}")
+                   label="three smallest λ" if k == 0 else None, color=f"C{k}")
     ax1.loglog(variances, predicted1, "k--", label="paper: b/(2s²)")
     ax1.loglog(variances, predicted1[0] * (np.asarray(variances) / variances[0]) ** -2.0,
                "k:", label="σ⁻⁴")
