@@ -66,6 +66,19 @@ def interleaved(fns: dict, reps: int, warmup: int = 1, inner: int = 1,
     return times
 
 
+def self_timed(fns: dict, reps: int, warmup: int = 1) -> dict:
+    """:func:`interleaved` for callables that return their own seconds.
+
+    For work that must time itself from inside (a fit epoch without fit's
+    per-call setup, a whole training run): ``{name: [seconds, one per rep]}``
+    with the warm-up calls' own figures dropped.
+    """
+    measured = {name: [] for name in fns}
+    interleaved({k: (lambda k=k, f=f: measured[k].append(f())) for k, f in fns.items()},
+                reps=reps, warmup=warmup)
+    return {name: values[warmup:] for name, values in measured.items()}
+
+
 def median(values):
     return statistics.median(values)
 

@@ -100,12 +100,9 @@ def run(size: str) -> list[dict]:
         return time.perf_counter() - start
 
     # Time each epoch from inside (the fit rows exclude fit's per-call setup).
-    measured = {"default": [], "tuned": [], "hand": []}
-    contenders = {"default": fits["default"], "tuned": fits["tuned"], "hand": hand_epoch}
-    _timing.interleaved({k: (lambda k=k, f=f: measured[k].append(f())) for k, f in
-                         contenders.items()}, reps=cfg["reps"], warmup=1)
-    for key in measured:  # drop the warm-up epoch (tracing)
-        measured[key] = measured[key][1:]
+    measured = _timing.self_timed(  # the warm-up epoch (tracing) dropped
+        {"default": fits["default"], "tuned": fits["tuned"], "hand": hand_epoch},
+        reps=cfg["reps"])
     hand = _timing.median(measured["hand"])
     rows = []
     for label, spe in (("default", 1), ("tuned", cfg["tuned"])):

@@ -110,12 +110,7 @@ def run(size: str) -> list[dict]:
                   batch, every, 1)
             return time.perf_counter() - start
 
-        measured = {"fit": [], "hand": []}
-        _timing.interleaved({k: (lambda k=k, f=f: measured[k].append(f())) for k, f in
-                             (("fit", fit_path), ("hand", hand_path))},
-                            reps=cfg["reps"], warmup=1)
-        for key in measured:  # drop the warm-up run
-            measured[key] = measured[key][1:] or measured[key]
+        measured = _timing.self_timed({"fit": fit_path, "hand": hand_path}, reps=cfg["reps"])
         rows.append({
             "group": "toy", "name": f"toy-study training via fit / hand loop ({name})",
             "ratio": _timing.paired_ratio(measured, "fit", "hand"), "target": 1.5,

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from keras_collapse import _checks, metrics
-from keras_collapse.metrics._probe import is_siamese, traced_call
+from keras_collapse.metrics._probe import optimizer_step, traced_call, weight_roots
 
 
 class SpectraHistory(keras.callbacks.Callback):
@@ -55,9 +55,6 @@ class SpectraHistory(keras.callbacks.Callback):
         self.every_n_steps = _checks.positive_int("every_n_steps", every_n_steps)
         self.history = {}
 
-    def _step(self):
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-
     def _record(self, step):
         if self.history["step"] and self.history["step"][-1] == step:
             return
@@ -71,17 +68,16 @@ class SpectraHistory(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.history = {"step": [], "sv": [], "eig": [], "alignment": []}
-        self._roots = ([r for r in (self.model.encoder, self.model.head) if r is not None]
-                       if is_siamese(self.model) else [self.model])
+        self._roots = weight_roots(self.model)
         self._embed = traced_call(*self._roots)  # one graph, not eager layer calls
-        self._last = self._step()
+        self._last = optimizer_step(self.model)
         self._record(self._last)
 
     def on_train_batch_end(self, batch, logs=None):
-        step = self._step()
+        step = optimizer_step(self.model)
         if step // self.every_n_steps > self._last // self.every_n_steps:
             self._record(step)
         self._last = step
 
     def on_train_end(self, logs=None):
-        self._record(self._step())
+        self._record(optimizer_step(self.model))

@@ -16,8 +16,10 @@ from keras_collapse.metrics._probe import (
     batches,
     input_rank,
     is_siamese,
+    optimizer_step,
     resolve,
     traced_call,
+    weight_roots,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -173,9 +175,8 @@ class SpectrumLogger(keras.callbacks.Callback):
         # were about a third of the probe pass.
         self._head_fn = (traced_call(self.model.head)
                          if is_siamese(self.model) and self.model.head is not None else None)
-        self._weight_roots = ([r for r in (self.model.encoder, self.model.head) if r is not None]
-                              if is_siamese(self.model) else [self.model])
-        self._step = _optimizer_step(self.model) or 0
+        self._weight_roots = weight_roots(self.model)
+        self._step = optimizer_step(self.model) or 0
         self._logs_done = 0
         self._latest = {}
         self._last_step = self._last_heavy_step = None
@@ -184,7 +185,7 @@ class SpectrumLogger(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if not self.every_n_steps:
             return
-        step = _optimizer_step(self.model)
+        step = optimizer_step(self.model)
         if step is None:  # no optimizer: count the call-backs
             step = self._step + 1
         if step // self.every_n_steps > self._step // self.every_n_steps:
@@ -279,15 +280,6 @@ class SpectrumLogger(keras.callbacks.Callback):
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         return self._writer
-
-
-def _optimizer_step(model):
-    """The optimizer's step count (`iterations`), or `None` without one."""
-    optimizer = getattr(model, "optimizer", None)
-    try:
-        return int(keras.ops.convert_to_numpy(optimizer.iterations))
-    except (AttributeError, TypeError, ValueError):
-        return None
 
 
 def _materialize(probe_data, max_examples, batch_size, rank=None):

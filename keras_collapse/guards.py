@@ -368,6 +368,26 @@ def describe_objective(model):
     loss = _objective(model)
     if loss is None:
         return "no compiled loss"
+    return describe_loss(loss)
+
+
+def describe_loss(loss):
+    """``"NTXent(temperature=0.1)"``: a loss's class and settings (or a name).
+
+    Args:
+        loss: a ``keras.losses.Loss``, a loss name or a callable.
+
+    Returns:
+        str: the class name and the settings from ``get_config`` (without
+        ``name``/``reduction``/``dtype``), the name of a string loss, or the
+        ``__name__`` / ``repr`` of anything else.
+
+    Example:
+
+    >>> import keras_collapse as kc
+    >>> describe_loss(kc.losses.BarlowTwins())
+    'BarlowTwins(redundancy_weight=0.005)'
+    """
     if isinstance(loss, str):
         return loss
     if isinstance(loss, keras.losses.Loss):

@@ -53,13 +53,6 @@ def to_jsonable(value):
     return value
 
 
-def describe_loss(loss):
-    """A loss as its settings table shows it: ``InfoNCE(temperature=0.1, ...)``."""
-    settings = getattr(loss, "settings", ())
-    return f"{type(loss).__name__}(" + ", ".join(
-        f"{name}={getattr(loss, name)!r}" for name in settings) + ")"
-
-
 def describe_optimizer(factory):
     """``"SGD, lr 0.001"`` for an optimizer factory (a class or partial)."""
     optimizer = factory()

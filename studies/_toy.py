@@ -132,12 +132,6 @@ def noise_std(dim=16, noisy_dims=8, std=1.0):
     return np.sqrt(np.diag(kc.data.block_noise_covariance(dim, noisy_dims, std ** 2)))
 
 
-def embedding_spectrum(model, probe):
-    """Eigenvalues (descending) of the covariance of ``model(probe)``."""
-    z = np.asarray(model(probe), np.float64)
-    return kc.metrics.covariance_spectrum(z)
-
-
 def views(data, std, batch_size=None, seed=0):
     """Endless ``((x + std ⊙ ε, x + std ⊙ ε'),)`` batches, fresh noise per view and step.
 

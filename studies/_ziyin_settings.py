@@ -7,7 +7,8 @@ Appendix A (arXiv 2210.00638's authors), as summarised in the project's
 
 from __future__ import annotations
 
-from keras_collapse.studies._harness import describe_loss, describe_optimizer
+from keras_collapse.guards import describe_loss
+from keras_collapse.studies._harness import describe_optimizer
 
 SAME = "as the paper"
 

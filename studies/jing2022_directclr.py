@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 import keras_collapse as kc
 from keras_collapse import _checks
 from keras_collapse.data import views
+from keras_collapse.guards import describe_loss
 from keras_collapse.studies import _digits
 
 #: The four variants of Table 1, in the paper's order.
@@ -127,8 +128,7 @@ def _settings(s, rep_dim, num_seeds, dataset):
          f"2-layer ({s['hidden_dim']} hidden), 1-layer, none; embedding {s['embedding_dim']}-d",
          "the same kinds, scaled down"],
         ["loss", "symmetric InfoNCE on ℓ2-normalised (sub-)vectors, τ = 0.1, negatives "
-         "from the other view", f"{type(s['loss']).__name__}(temperature="
-         f"{getattr(s['loss'], 'temperature', 'n/a')}): negatives from both views",
+         "from the other view", f"{describe_loss(s['loss'])}: negatives from both views",
          "SimCLR's form for every variant alike"],
         ["optimizer, budget", "LARS, 100 epochs (not in our copy)",
          f"Adam {s['learning_rate']:g}, {s['epochs'] * s['steps_per_epoch']} steps of "

@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 import keras_collapse as kc
 from keras_collapse import _checks
 from keras_collapse.studies import _toy
-from keras_collapse.studies._harness import describe_loss, describe_optimizer
+from keras_collapse.guards import describe_loss
+from keras_collapse.studies._harness import describe_optimizer
 
 
 def _spearman(a, b):

@@ -64,17 +64,16 @@ def _train(study, key, x, noise_std, loss, optimizer, steps, seed, spectrum_ever
         views = kc.data.two_views(x, kc.data.isotropic_noise(noise_std), batch_size=len(x),
                                   seed=seed, shuffle=False).repeat()
         model.fit(views, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[
+            kc.guards.NonFiniteGuard(),  # first: no other callback sees a NaN step
             kc.callbacks.SpectrumLogger(x, study.tensorboard_dir(key),
-                                        every_n_steps=spectrum_every),
-            kc.guards.NonFiniteGuard()])
+                                        every_n_steps=spectrum_every)])
         dense = encoder_model.get_layer("W")
         kernel = np.asarray(dense.kernel.numpy(), np.float64)  # Keras kernel = Wᵀ
         z = np.asarray(model.embed(x), np.float64)
         return {"eig": np.sort(np.linalg.eigvalsh(kernel @ kernel.T)),
                 "bias_norm": float(np.linalg.norm(dense.bias.numpy())) if encoder.get(
                     "use_bias") else 0.0,
-                "normalized_std": float(kc.metrics.normalized_std(z)),
-                "loss": float(model.evaluate(views, steps=1, verbose=0))}
+                "normalized_std": float(kc.metrics.normalized_std(z))}
     return study.unit(key, compute)
 
 
@@ -158,11 +157,12 @@ def ziyin2023_landscape(
     plain = loss(positive_weight=1.0)
 
     def dataset(n):
+        """The draw of `n` points, its data eigenvalues (ascending) and eigenvectors."""
         x = np.asarray(data(n, dim, seed=seed), np.float32)
-        return x, np.sort(np.linalg.eigvalsh(np.cov(x.T.astype(np.float64), bias=True)))
+        return (x, *np.linalg.eigh(np.cov(x.T.astype(np.float64), bias=True)))
 
     # 1. InfoNCE against σ²: σ⁻⁴, never zero.
-    x1, a1 = dataset(sweep_num_samples)
+    x1, a1, _ = dataset(sweep_num_samples)
     runs1 = {v: train(f"infonce sigma2={v} N={sweep_num_samples}", x1, np.sqrt(v), plain)
              for v in noise_variances}
     smallest = np.array([np.mean(runs1[v]["eig"][:3]) for v in noise_variances])
@@ -189,7 +189,7 @@ def ziyin2023_landscape(
     weighted = loss(positive_weight=alpha)
     rows2, agree, control_clean = [], 0, True
     for n in dataset_sizes:
-        x, a = dataset(n)
+        x, a, _ = dataset(n)
         run = train(f"weighted alpha={alpha} N={n}", x, weighted_noise_std, weighted)
         control = train(f"weighted alpha=1.0 N={n}", x, weighted_noise_std, plain)
         predicted = int(np.sum(theory.weighted_info_nce_b(a, sigma2, n, alpha) <= 0))
@@ -216,8 +216,8 @@ def ziyin2023_landscape(
         agree == len(dataset_sizes) and control_clean)
     # The curvature at the origin says which B the loss has (common noise draws).
     n_mid = int(np.median(dataset_sizes))
-    x, a = dataset(n_mid)
-    basis = np.linalg.eigh(np.cov(x.T.astype(np.float64), bias=True))[1][:, :3]
+    x, a, vectors = dataset(n_mid)
+    basis = vectors[:, :3]
     rng = np.random.default_rng(seed + 7)
     views = [x[None] + weighted_noise_std * rng.normal(size=(curvature_batches, *x.shape))
              for _ in range(2)]
@@ -241,11 +241,18 @@ def ziyin2023_landscape(
                                              "ours": ours}
 
     # 3. Normalisation collapses far below the data variance.
-    x3, a3 = dataset(num_samples)
+    x3, a3, _ = dataset(num_samples)
+    normalized = {}  # σ² -> the normalised run (exp. 3's, reused by exp. 5)
+
+    def normalized_run(v):
+        if v not in normalized:
+            normalized[v] = train(f"normalized sigma2={v} N={num_samples}", x3, np.sqrt(v),
+                                  plain, normalize=True)
+        return normalized[v]
+
     rows3 = []
     for v in normalized_noise_variances:
-        normed = train(f"normalized sigma2={v} N={num_samples}", x3, np.sqrt(v), plain,
-                       normalize=True)
+        normed = normalized_run(v)
         unnormed = train(f"infonce sigma2={v} N={num_samples}", x3, np.sqrt(v), plain)
         survive = theory.normalized_survivors(a3, a3 + v)
         rows3.append([v, int(np.sum(~survive)), _collapsed(normed["eig"], collapse_ratio),
@@ -271,10 +278,10 @@ def ziyin2023_landscape(
     # 4. Weight decay's threshold; the bias.
     v4 = weight_decay_noise_variance
     rows4 = []
+    b = theory.weighted_info_nce_b(a3, v4, num_samples, 1.0)
     for gamma in weight_decays:
         run = train(f"weight_decay={gamma} sigma2={v4} N={num_samples}", x3, np.sqrt(v4),
                     plain, weight_decay=gamma)
-        b = theory.weighted_info_nce_b(a3, v4, num_samples, 1.0)
         rows4.append([gamma, int(np.sum(b <= gamma)), _collapsed(run["eig"], collapse_ratio),
                       float(np.min(np.abs(b - gamma)))])
     study.table(f"4. InfoNCE with weight decay γ‖W‖², σ² = {v4:g}: collapsed directions",
@@ -298,8 +305,7 @@ def ziyin2023_landscape(
         gap <= 1e-3)
     rows5 = []
     for v in tuple(normalized_noise_variances) + (v4,):
-        normed = train(f"normalized sigma2={v} N={num_samples}", x3, np.sqrt(v), plain,
-                       normalize=True)
+        normed = normalized_run(v)
         normed_bias = train(f"normalized bias sigma2={v} N={num_samples}", x3, np.sqrt(v),
                             plain, normalize=True, use_bias=True)
         rows5.append([v, normed["normalized_std"], normed_bias["normalized_std"],

@@ -88,6 +88,23 @@ def traced_call(*stages):
     return embed
 
 
+def weight_roots(model):
+    """The layers whose kernels are the model's weights: encoder and head of
+    a SiameseModel (not its predictor or EMA target), else the model itself."""
+    if is_siamese(model):
+        return [r for r in (model.encoder, model.head) if r is not None]
+    return [model]
+
+
+def optimizer_step(model):
+    """The optimizer's step count (`iterations`), or `None` without one."""
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        return int(keras.ops.convert_to_numpy(optimizer.iterations))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def input_rank(model):
     """Rank of the model's input batches `(batch, ...)`, or `None` if unknown."""
     base = getattr(model, "encoder", None) if is_siamese(model) else model

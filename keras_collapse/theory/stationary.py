@@ -40,6 +40,14 @@ def _vector(name, value):
     return value
 
 
+def _positive_like(name, value, like):
+    """`value` (a scalar or an array) broadcast to `like`'s shape, all > 0."""
+    value = np.broadcast_to(np.asarray(value, np.float64), like.shape)
+    if not np.all(value > 0):
+        raise _checks.invalid(name, "positive values", value.min())
+    return value
+
+
 def weighted_info_nce_b(data_variance, noise_variance, num_samples, positive_weight=1.0):
     """The paper's ``b_i = a_i − (1 − α) c_i / N`` of the weighted InfoNCE.
 
@@ -78,9 +86,7 @@ def stationary_eigenvalues(b, augmented_variance, weight_decay=0.0):
     [0.1, 0.0]
     """
     b = _vector("b", b)
-    s = np.broadcast_to(np.asarray(augmented_variance, np.float64), b.shape)
-    if not np.all(s > 0):
-        raise _checks.invalid("augmented_variance", "positive values", s.min())
+    s = _positive_like("augmented_variance", augmented_variance, b)
     gamma = _checks.non_negative_float("weight_decay", weight_decay)
     return np.maximum(b - gamma, 0.0) / (2.0 * s ** 2)
 
@@ -104,9 +110,7 @@ def normalized_survivors(b, augmented_variance, norm=1.0):
     [True, True, False]
     """
     b = _vector("b", b)
-    s = np.broadcast_to(np.asarray(augmented_variance, np.float64), b.shape)
-    if not np.all(s > 0):
-        raise _checks.invalid("augmented_variance", "positive values", s.min())
+    s = _positive_like("augmented_variance", augmented_variance, b)
     c = _checks.positive_float("norm", norm)
     lam = b / s
     keep = b > 0
