@@ -20,7 +20,10 @@ import traceback
 
 from benchmarks import _timing
 
-MODULES = ("bench_losses", "bench_fit", "bench_toy", "bench_werank", "bench_metrics", "bench_data")
+MODULES = ("bench_losses", "bench_fit", "bench_toy", "bench_werank", "bench_metrics", "bench_data",
+           "bench_image")
+# `--size gpu`: only the modules with a GPU size (paper-scale image SSL).
+GPU_MODULES = ("bench_image",)
 
 NOTES = """\
 ## How to read this
@@ -209,7 +212,8 @@ MISSES: dict = {
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=("full", "tiny"), default="full")
+    parser.add_argument("--size", choices=("full", "tiny", "gpu"), default="full",
+                        help="gpu: the paper-scale image rows only (run on a GPU machine)")
     parser.add_argument("--output", default="BENCHMARKS.md")
     parser.add_argument("--only", nargs="*", choices=MODULES, default=None,
                         help="run only these modules (default: all)")
@@ -218,7 +222,8 @@ def main(argv=None):
         a for a in (argv if argv is not None else sys.argv[1:]))
     info = _timing.machine()
     start = time.perf_counter()
-    rows = collect(args.size, tuple(args.only) if args.only else MODULES)
+    modules = tuple(args.only) if args.only else (GPU_MODULES if args.size == "gpu" else MODULES)
+    rows = collect(args.size, modules)
     text = markdown(rows, info, command.strip(), time.perf_counter() - start, args.size)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:

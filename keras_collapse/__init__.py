@@ -5,6 +5,8 @@ Submodules:
 * :mod:`keras_collapse.losses` -- SSL objectives as ``keras.losses.Loss``.
 * :mod:`keras_collapse.regularizers` -- the WERank weight regularizer.
 * :mod:`keras_collapse.layers` -- DirectCLR, projection and prediction heads.
+* :mod:`keras_collapse.encoders` -- ResNets (torchvision-equivalent, CIFAR stem), small convnets.
+* :mod:`keras_collapse.optimizers` -- LARS.
 * :mod:`keras_collapse.models` -- ``SiameseModel`` trained with ``fit``.
 * :mod:`keras_collapse.metrics` -- spectra, effective rank, RankMe, AUC, alignment.
 * :mod:`keras_collapse.callbacks` -- ``SpectrumLogger`` for TensorBoard.
@@ -29,7 +31,7 @@ else:
     # `import keras_collapse` is enough for `keras.saving.load_model` to find
     # them. The `keras-collapse` command skips this (its `--help` and `list`
     # need no TensorFlow; `run` imports what the study uses).
-    from keras_collapse import layers, losses, models, regularizers  # noqa: F401
+    from keras_collapse import layers, losses, models, optimizers, regularizers  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -37,6 +39,8 @@ _SUBMODULES = (
     "losses",
     "regularizers",
     "layers",
+    "encoders",
+    "optimizers",
     "models",
     "metrics",
     "callbacks",

@@ -1,4 +1,6 @@
-"""Keras callbacks: ``SpectrumLogger`` writes collapse diagnostics to TensorBoard."""
+"""Keras callbacks: ``SpectrumLogger`` writes collapse diagnostics to TensorBoard;
+``SpectraHistory`` records spectra in memory; ``OnlineKNN`` evaluates the
+frozen encoder by weighted kNN during training; ``NonFiniteGuard`` stops on NaN."""
 
 from __future__ import annotations
 
@@ -322,3 +324,4 @@ def _is_chief(model):
     return bool(getattr(strategy.extended, "should_checkpoint", True))
 from keras_collapse.guards import NonFiniteGuard  # noqa: E402,F401
 from keras_collapse._spectra_history import SpectraHistory  # noqa: E402,F401
+from keras_collapse._online_knn import OnlineKNN  # noqa: E402,F401

@@ -63,13 +63,26 @@ def describe():
     return out
 
 
+def paper_scale_configs():
+    """`{"paper_scale/<name>": first header line}` of the GPU-scale configs
+    (`gin/paper_scale/*.gin`; files starting with `_` are shared parts)."""
+    directory = os.path.join(gin_dir(), "paper_scale")
+    out = {}
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else ():
+        if name.endswith(".gin") and not name.startswith("_"):
+            with open(os.path.join(directory, name), encoding="utf-8") as stream:
+                first = stream.readline().lstrip("# ").strip()
+            out[f"paper_scale/{name[:-len('.gin')]}"] = first
+    return out
+
+
 def _resolve(path):
     """A .gin path, or a study name resolved to the installed `<name>.gin`."""
     if os.path.exists(path):
-        return path
+        return os.path.abspath(path)
     candidate = os.path.join(gin_dir(), path + ".gin")
     if os.path.exists(candidate):
-        return candidate
+        return os.path.abspath(candidate)
     raise SystemExit(
         f"keras-collapse: no such gin file or study: {path!r}. "
         "Run `keras-collapse list` for the studies."
@@ -117,6 +130,9 @@ def main(argv=None):
     if args.command == "list":
         for name, line in describe().items():
             print(f"{name:36s} {line}")
+        print("\nPaper-scale configs (GPUs; TFDS data from a prepared copy):")
+        for name, line in paper_scale_configs().items():
+            print(f"{name:42s} {line}")
         return 0
     files = [_resolve(p) for p in args.gin_files + args.gin_file]
     if not files:

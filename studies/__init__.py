@@ -47,9 +47,25 @@ def load(name):
     return importlib.import_module(f"keras_collapse.studies.{name}")
 
 
+def _search_installed_gin_files():
+    """`include 'paper_scale/_cifar10_resnet18.gin'` resolves against the
+    installed gin/ directory from any working directory. Searched first: gin
+    logs an error for every search path that misses an include (the command
+    line passes absolute paths, which gin looks up without search paths)."""
+    directory = os.path.join(os.path.dirname(__file__), "gin")
+    prefixes = getattr(gin.config, "_LOCATION_PREFIXES", None)
+    if prefixes is None:  # a gin without the list: the public call (appends)
+        gin.add_config_file_search_path(directory)
+    elif directory not in prefixes:
+        prefixes.insert(0, directory)
+
+
 def load_all():
     """Import every study module so gin knows all configurables."""
     import keras_collapse.studies.configurables  # noqa: F401  (registers kc objects with gin)
+    import keras_collapse.studies.pretrain  # noqa: F401  (the paper-scale configs' protocol)
+
+    _search_installed_gin_files()
 
     return {name: load(name) for name in available()}
 
@@ -82,14 +98,18 @@ def _worker_dir(output_dir):
 
 
 @gin.configurable
-def experiment(output_dir, study=gin.REQUIRED, seed=0, strategy="default", command=""):
+def experiment(output_dir, study=gin.REQUIRED, seed=0, strategy="default", deterministic=True,
+               command=""):
     """Run one study into `output_dir` and write its results.
 
     Args:
         output_dir: Where every artifact goes (created if needed).
         study: The study's entry function (bound in the .gin file as
             `experiment.study = @<study name>`).
-        seed: Seed for Python, NumPy and TensorFlow; op determinism is enabled.
+        seed: Seed for Python, NumPy and TensorFlow.
+        deterministic: Enable TensorFlow's op determinism (every study here;
+            the paper-scale GPU configs turn it off for speed, and some GPU
+            ops have no deterministic kernel). Defaults to `True`.
         strategy: `"default"`, `"mirrored"`, `"multi_worker"` (cluster from
             `TF_CONFIG`) or `"tpu"`: the `tf.distribute` strategy the studies
             build their Keras models under. Batch sizes in the study bindings
@@ -100,7 +120,8 @@ def experiment(output_dir, study=gin.REQUIRED, seed=0, strategy="default", comma
         The results dict written to results.json.
     """
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     # A study trains a new model per unit, each tracing Keras' step functions
     # once; with few steps per unit TensorFlow reads that as retracing.
     for name in _KERAS_STEP_FUNCTIONS:

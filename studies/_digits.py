@@ -9,8 +9,8 @@ bound instead (``dataset="cifar10"``, read from a prepared copy).
 Pieces:
 
 * :func:`load_split` — ``(x_train, y_train), (x_test, y_test)`` float32 images.
-* :func:`build_encoder` — a small conv net (width-configurable), an MLP, or
-  ``keras.applications.ResNet50(weights=None)`` for real image datasets.
+* :func:`build_encoder` — a :mod:`keras_collapse.encoders` encoder by name
+  (small conv net, MLP, or a CIFAR-stem ResNet for real image datasets).
 * :func:`view_augment` — the two-view augmentation for the images' size.
 * :func:`fit_siamese` — compile and ``fit`` a :class:`~keras_collapse.models.SiameseModel`.
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 
-import keras
 import numpy as np
 
 import keras_collapse as kc
@@ -93,30 +92,17 @@ def view_augment(image_shape, crop_scale=(0.5, 1.0), jitter=0.4):
 
 
 # ------------------------------------------------------------------- encoders
-ARCHITECTURES = ("conv", "mlp", "resnet50")
+ARCHITECTURES = ("conv", "mlp", "resnet18", "resnet50")
 
 
 def build_encoder(input_shape, architecture="conv", width=32, representation_dim=None,
                   name="encoder"):
-    """A fresh encoder mapping images to representations ``(batch, dim)``.
+    """A fresh encoder from :mod:`keras_collapse.encoders` by name.
 
-    * ``"conv"``: three 3×3 conv blocks (Conv → BN → ReLU) with
-      ``width, 2·width, representation_dim`` channels (the second one with
-      stride 2), then global average pooling. The representation is the
-      pooled, post-ReLU output (as a ResNet's 2048-d vector).
-    * ``"mlp"``: flatten → Dense(``4·width``) → BN → ReLU → Dense(``representation_dim``)
-      → BN → ReLU.
-    * ``"resnet50"``: ``keras.applications.ResNet50(weights=None,
-      include_top=False, pooling="avg")`` (2048-d; ``width`` is ignored; images
-      of at least 32×32).
-
-    Args:
-        input_shape: ``(height, width, channels)``.
-        architecture: one of ``"conv"``, ``"mlp"``, ``"resnet50"``. Defaults to ``"conv"``.
-        width: base channel count of ``"conv"``/``"mlp"``. Defaults to ``32``.
-        representation_dim: output size of ``"conv"``/``"mlp"``; ``None`` for
-            ``4·width``. Defaults to ``None``.
-        name: model name. Defaults to ``"encoder"``.
+    ``"conv"``: :func:`keras_collapse.encoders.convnet`; ``"mlp"``:
+    :func:`keras_collapse.encoders.mlp` (both ``width``, ``representation_dim``);
+    ``"resnet18"``/``"resnet50"``: :func:`keras_collapse.encoders.resnet` with
+    the CIFAR stem (512-d / 2048-d; ``width`` is ignored).
 
     Returns:
         A ``keras.Model`` with input ``(batch, *input_shape)`` and output
@@ -124,30 +110,12 @@ def build_encoder(input_shape, architecture="conv", width=32, representation_dim
     """
     if architecture not in ARCHITECTURES:
         raise _checks.invalid("architecture", f"one of {ARCHITECTURES}", architecture)
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise _checks.invalid("width", "a positive integer", width)
-    dim = 4 * width if representation_dim is None else int(representation_dim)
-    inputs = keras.Input(tuple(input_shape))
-    if architecture == "resnet50":
-        base = keras.applications.ResNet50(
-            weights=None, include_top=False, pooling="avg", input_shape=tuple(input_shape))
-        return keras.Model(inputs, base(inputs), name=name)
-    layers = keras.layers
-    if architecture == "conv":
-        x = inputs
-        for index, (channels, stride) in enumerate(((width, 1), (2 * width, 2), (dim, 1))):
-            x = layers.Conv2D(channels, 3, strides=stride, padding="same", use_bias=False,
-                              name=f"conv_{index}")(x)
-            x = layers.BatchNormalization(synchronized=True, name=f"bn_{index}")(x)
-            x = layers.ReLU(name=f"relu_{index}")(x)
-        outputs = layers.GlobalAveragePooling2D(name="pool")(x)
-    else:
-        x = layers.Flatten()(inputs)
-        x = layers.Dense(4 * width, use_bias=False, name="dense_0")(x)
-        x = layers.ReLU()(layers.BatchNormalization(synchronized=True, name="bn_0")(x))
-        x = layers.Dense(dim, use_bias=False, name="dense_1")(x)
-        outputs = layers.ReLU()(layers.BatchNormalization(synchronized=True, name="bn_1")(x))
-    return keras.Model(inputs, outputs, name=name)
+    if architecture.startswith("resnet"):
+        return kc.encoders.resnet(int(architecture[6:]), cifar_stem=True,
+                                  input_shape=tuple(input_shape), name=name)
+    build = kc.encoders.convnet if architecture == "conv" else kc.encoders.mlp
+    return build(tuple(input_shape), width=width, representation_dim=representation_dim,
+                 name=name)
 
 
 # ------------------------------------------------------------------- training

@@ -7,11 +7,12 @@ e.g., ``ziyin2023_landscape.loss = @losses.InfoNCE`` and
 ``... .optimizer = @optimizers.SGD``. Registered:
 
 * ``losses``: every objective; ``regularizers``: WERank and Keras' L2;
-* ``layers``: the heads; ``models``: SiameseModel;
+* ``layers``: the heads; ``models``: SiameseModel; ``encoders``: ResNets,
+  the small convnet and MLP;
 * ``data``: sources (``synthetic_gaussian``, ``digits``, ``tfds``), views
   (``two_views``, ``ordered_views``), augmentations (noise and image ops,
-  ``simclr_augment``, ``byol_augment``) and orderings;
-* ``optimizers``: Keras' SGD, Adam, AdamW; ``schedules``: ``CosineDecay``
+  ``simclr_augment``, ``byol_augment``, ``CenterCrop``) and orderings;
+* ``optimizers``: kc's LARS, Keras' SGD, Adam, AdamW; ``schedules``: ``CosineDecay``
   (with its warmup) and ``PiecewiseConstantDecay``.
 """
 
@@ -22,14 +23,17 @@ import keras_collapse as kc
 
 _LIBRARY = (
     (kc.losses, ("InfoNCE", "NTXent", "SpectralContrastive", "BarlowTwins", "VICReg", "SimSiam",
-                 "BYOL")),
+                 "BYOL", "MoCoV3")),
+    (kc.encoders, ("resnet", "convnet", "mlp")),
+    (kc.optimizers, ("LARS",)),
     (kc.regularizers, ("WERank",)),
     (kc.layers, ("DirectCLRHead", "ProjectionHead", "PredictionHead")),
     (kc.models, ("SiameseModel",)),
     (kc.data, ("synthetic_gaussian", "digits", "tfds", "two_views", "ordered_views",
                "isotropic_noise", "gaussian_noise", "block_noise_covariance", "simclr_augment",
                "byol_augment", "RandomResizedCrop", "RandomFlip", "ColorJitter",
-               "RandomGrayscale", "GaussianBlur", "RandomSolarize", "Compose", "MultiPass",
+               "RandomGrayscale", "GaussianBlur", "RandomSolarize", "Compose", "CenterCrop",
+               "MultiPass",
                "Cumulative", "SinglePass", "Hybrid", "Last")),
 )
 _KERAS = (

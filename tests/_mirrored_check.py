@@ -38,6 +38,7 @@ def objectives():
         "vicreg": kc.losses.VICReg(),
         "simsiam": kc.losses.SimSiam(),
         "byol": kc.losses.BYOL(),
+        "moco_v3": kc.losses.MoCoV3(0.2),
     }
 
 
@@ -115,12 +116,13 @@ def fit_weights():
         return model
 
     out = {}
-    for name in ("nt_xent", "vicreg", "byol"):
-        single = build(name, name == "byol")
+    for name in ("nt_xent", "vicreg", "byol", "moco_v3"):
+        predicts = name in ("byol", "moco_v3")
+        single = build(name, predicts)
         initial = single.encoder.get_weights()
         single.fit(data, epochs=2, verbose=0)
         with STRATEGY.scope():
-            mirrored = build(name, name == "byol")
+            mirrored = build(name, predicts)
         mirrored.fit(data, epochs=2, verbose=0)
         moved = max(
             float(np.abs(a - b).max()) for a, b in zip(single.encoder.get_weights(), initial)
@@ -240,7 +242,7 @@ def ops_without_xla_kernel():
     for name, loss in objectives().items():
         with STRATEGY.scope():
             encoder = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8)])
-            predictor = name in ("simsiam", "byol")
+            predictor = name in ("simsiam", "byol", "moco_v3")
             model = kc.models.SiameseModel(
                 encoder, head=kc.layers.ProjectionHead(4, hidden_dims=(8,)),
                 predictor=kc.layers.PredictionHead(4, hidden_dim=4) if predictor else None)
@@ -256,6 +258,41 @@ def ops_without_xla_kernel():
     return out
 
 
+def lars_weights():
+    """Weights after two epochs with LARS (weight decay, warmup-cosine), one
+    device vs mirrored, relative to how far training moved them."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    data = (
+        tf.data.Dataset.from_tensor_slices((x, x + 0.1 * rng.normal(size=x.shape)))
+        .batch(32, drop_remainder=True)
+        .map(lambda a, b: ((a, b),))
+    )
+
+    def build():
+        keras.utils.set_random_seed(3)
+        encoder = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16),
+                                    keras.layers.BatchNormalization(synchronized=True),
+                                    keras.layers.ReLU()])
+        model = kc.models.SiameseModel(encoder, head=kc.layers.ProjectionHead(4))
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=3, warmup_target=0.5, warmup_steps=1)
+        model.compile(optimizer=kc.optimizers.LARS(schedule, weight_decay=1e-3,
+                                                   trust_coefficient=0.02),
+                      loss=kc.losses.NTXent(0.5))
+        return model
+
+    single = build()
+    initial = single.get_weights()
+    single.fit(data, epochs=2, verbose=0)
+    with STRATEGY.scope():
+        mirrored = build()
+    mirrored.fit(data, epochs=2, verbose=0)
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(single.get_weights(), initial))
+    return max(float(np.abs(a - b).max())
+               for a, b in zip(single.get_weights(), mirrored.get_weights())) / moved
+
+
 if __name__ == "__main__":
     json.dump(
         {
@@ -265,6 +302,7 @@ if __name__ == "__main__":
             "logger": logger_spectra(),
             "mixed": mixed_precision_losses(),
             "xla": ops_without_xla_kernel(),
+            "lars": lars_weights(),
         },
         sys.stdout,
     )

@@ -187,6 +187,22 @@ def byol(p_a, zt_a, p_b, zt_b):
     return np.array(out)
 
 
+def moco_v3(q_a, k_a, q_b, k_b, temperature=1.0):
+    """Chen, Xie, He 2021 (arXiv 2104.02057), Algorithm 1, per example:
+    ctr(q1, k2) + ctr(q2, k1), ctr(q, k) = 2τ · CE(q kᵀ/τ, labels = arange(N)),
+    q and k ℓ2-normalised. The batch mean is Algorithm 1's loss."""
+    def ctr(q, k):
+        q, k = _f64(q), _f64(k)
+        q = q / np.linalg.norm(q, axis=1, keepdims=True)
+        k = k / np.linalg.norm(k, axis=1, keepdims=True)
+        logits = q @ k.T / temperature
+        top = logits.max(axis=1, keepdims=True)
+        log_softmax = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+        return -2.0 * temperature * np.diag(log_softmax)
+
+    return ctr(q_a, k_b) + ctr(q_b, k_a)
+
+
 # -------------------------------------------------------------------- WERank
 def werank(kernel, alpha=0.1):
     """Saheb Pasand et al. (arXiv 2402.09586): alpha ||W^T W - I||_F, or

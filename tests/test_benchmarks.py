@@ -32,6 +32,8 @@ EXPECTED = {
                      "VICReg covariance term (width 128, batch 16)", "WERank on a 32×32 kernel"],
     "bench_metrics": ["spectrum", "spectrum_logger_overhead"],
     "bench_data": ["simclr two-view pipeline"],
+    "bench_image": ["ResNet-18 SimCLR epoch, LARS / SGD", "OnlineKNN evaluation / training epoch",
+                    "OnlineKNN evaluation / encoding alone"],
 }
 
 

@@ -20,7 +20,7 @@ import keras_collapse as kc
 
 HERE = os.path.dirname(__file__)
 OBJECTIVES = ["info_nce_dot", "info_nce_gaussian", "nt_xent", "spectral", "barlow_twins",
-              "vicreg", "simsiam", "byol"]
+              "vicreg", "simsiam", "byol", "moco_v3"]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_loss_and_gradients_match_global_batch(mirrored_results, name):
     assert result["grad_rel_err"] < 1e-5
 
 
-@pytest.mark.parametrize("name", ["nt_xent", "vicreg", "byol"])
+@pytest.mark.parametrize("name", ["nt_xent", "vicreg", "byol", "moco_v3"])
 def test_fit_gives_same_weights(mirrored_results, name):
     """Two epochs of `fit`; NT-Xent and BYOL (with its EMA target) through a
     synchronised-BatchNorm head. Differences relative to how far weights moved.
@@ -89,6 +89,12 @@ def test_replica_train_step_compiles_with_xla(mirrored_results, name):
     XLA on CPU implements no collectives, so the compiled step itself can only
     run on GPUs/TPUs; this is what can be checked here."""
     assert mirrored_results["xla"][name] == ["Placeholder"]
+
+
+def test_lars_gives_same_weights_under_a_strategy(mirrored_results):
+    """LARS' trust ratios use the all-reduced gradients and the mirrored
+    weights: two replicas end where one device does."""
+    assert mirrored_results["lars"] < 1e-4
 
 
 def test_check_global_batch_on_one_device():

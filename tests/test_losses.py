@@ -43,7 +43,7 @@ class Case:
         kwargs.pop("momentum", None)
         kwargs.pop("total_steps", None)
         if self.siamese:
-            return self.reference(view_a[0], view_a[1], view_b[0], view_b[1])
+            return self.reference(view_a[0], view_a[1], view_b[0], view_b[1], **kwargs)
         return self.reference(view_a, view_b, **kwargs)
 
     def call_fn(self, view_a, view_b, **overrides):
@@ -85,7 +85,10 @@ LOSSES = [
          siamese=True, min_batch=1),
     Case("byol", L.BYOL, dict(momentum=0.99), L.byol, ref.byol, True, True,
          siamese=True, min_batch=1),
+    Case("moco_v3", L.MoCoV3, dict(temperature=0.2, momentum=0.99), L.moco_v3, ref.moco_v3,
+         True, True, temperature=True, siamese=True),
 ]
+SIAMESE_CASES = [case for case in LOSSES if case.siamese]
 BY_ID = {case.id: case for case in LOSSES}
 PER_EXAMPLE = [case for case in LOSSES if case.per_example]
 SYMMETRIC = [case for case in LOSSES if case.symmetric]
@@ -351,14 +354,40 @@ def test_byol_hand_worked():
     assert got == pytest.approx(3.292893, abs=1e-6)
 
 
-def test_byol_momentum_schedule():
+@pytest.mark.parametrize("cls", [L.BYOL, L.MoCoV3])
+def test_momentum_schedule(cls):
     """Cosine schedule m_k = 1 − (1 − m0)(cos(πk/K) + 1)/2: m0 = 0.9, K = 10,
     k = 5 → 1 − 0.1·(0 + 1)/2 = 0.95; past K it stays 1; constant without K."""
-    loss = L.BYOL(momentum=0.9, total_steps=10)
+    loss = cls(momentum=0.9, total_steps=10)
     assert float(loss.target_momentum(0)) == pytest.approx(0.9)
     assert float(loss.target_momentum(5)) == pytest.approx(0.95)
     assert float(loss.target_momentum(20)) == pytest.approx(1.0)
-    assert float(L.BYOL(momentum=0.9).target_momentum(7)) == pytest.approx(0.9)
+    assert float(cls(momentum=0.9).target_momentum(7)) == pytest.approx(0.9)
+
+
+def test_moco_v3_hand_worked():
+    """Two orthogonal unit queries, keys equal to the queries, τ = 0.5:
+    each row's logits are (2, 0) with the positive first, so
+    ℓ = log(e² + 1) − 2 = 0.126928 per direction; times 2τ = 1 and two
+    directions: 0.253856 per example. With the keys swapped between the two
+    examples every positive has cos 0 and the negative cos 1:
+    2 · (log(e² + 1) − 0) = 4.253856."""
+    q = np.eye(2, dtype="float32")
+    got = L.moco_v3((q, q), (q, q), temperature=0.5).numpy()
+    np.testing.assert_allclose(got, [0.253856] * 2, atol=1e-5)
+    flipped = q[::-1].copy()
+    got = L.moco_v3((q, flipped), (q, flipped), temperature=0.5).numpy()
+    np.testing.assert_allclose(got, [4.253856] * 2, atol=1e-5)
+
+
+def test_moco_v3_scales_with_two_tau():
+    """Algorithm 1 multiplies the cross-entropy by 2τ: the loss divided by 2τ
+    is the plain symmetrised cross-entropy, whatever τ."""
+    view_a, view_b = make_views(BY_ID["moco_v3"], seed=3)
+    for tau in (0.1, 1.0):
+        got = L.moco_v3(view_a, view_b, temperature=tau).numpy() / (2 * tau)
+        expected = ref.moco_v3(*view_a, *view_b, temperature=tau) / (2 * tau)
+        np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
 # --------------------------------------------------------------- symmetry
@@ -398,7 +427,7 @@ def test_spectral_swap_symmetric_in_mean_only():
 
 
 # ---------------------------------------------------------- stop-gradient
-@pytest.mark.parametrize("case", [BY_ID["simsiam"], BY_ID["byol"]], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", SIAMESE_CASES, ids=lambda c: c.id)
 def test_no_gradient_through_stop_gradient_targets(case):
     (p_a, t_a), (p_b, t_b) = [tuple(tf.constant(x) for x in v) for v in make_views(case, 9)]
     with tf.GradientTape(persistent=True) as tape:
@@ -413,7 +442,7 @@ def test_no_gradient_through_stop_gradient_targets(case):
         assert np.abs(prediction_grad.numpy()).max() > 1e-3
 
 
-@pytest.mark.parametrize("case", [BY_ID["simsiam"], BY_ID["byol"]], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", SIAMESE_CASES, ids=lambda c: c.id)
 def test_single_tensor_views_only_differentiate_the_prediction_path(case):
     """Without a predictor the tensor is both prediction and target; its gradient
     must equal that of the prediction slot with the target held constant."""
@@ -440,6 +469,7 @@ NON_DEFAULT = {
     "vicreg": dict(invariance_weight=10.0, variance_weight=10.0, covariance_weight=2.0,
                    epsilon=1e-3),
     "byol": dict(momentum=0.9, total_steps=50),
+    "moco_v3": dict(temperature=0.5, momentum=0.9, total_steps=50),
 }
 
 
@@ -532,6 +562,8 @@ def test_non_positive_temperature_raises(case, temperature):
         (lambda: L.BYOL(momentum=1.5), "momentum"),
         (lambda: L.BYOL(momentum=-0.1), "momentum"),
         (lambda: L.BYOL(total_steps=0), "total_steps"),
+        (lambda: L.MoCoV3(temperature=0), "temperature"),
+        (lambda: L.MoCoV3(momentum=2.0), "momentum"),
         (lambda: L.InfoNCE(similarity="cosine"), "similarity"),
         (lambda: L.InfoNCE(positive_weight=-0.1), "positive_weight"),
         (lambda: L.barlow_twins(np.eye(3), np.eye(3), redundancy_weight=-1),
@@ -565,7 +597,7 @@ def test_siamese_view_must_be_tensor_or_pair():
         L.simsiam((z, z, z), (z, z))
 
 
-@pytest.mark.parametrize("case", [BY_ID["simsiam"], BY_ID["byol"]], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", SIAMESE_CASES, ids=lambda c: c.id)
 def test_prediction_and_target_of_different_shapes_raise(case):
     view = (np.ones((4, 3), "float32"), np.ones((4, 2), "float32"))
     with pytest.raises(ValueError, match=r"argument `z_a`.*prediction.shape=\(4, 3\)"):

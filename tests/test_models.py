@@ -23,8 +23,10 @@ OBJECTIVES = {
     "vicreg": lambda: L.VICReg(),
     "simsiam": lambda: L.SimSiam(),
     "byol": lambda: L.BYOL(momentum=0.99),
+    "moco_v3": lambda: L.MoCoV3(temperature=0.2, momentum=0.99),
 }
-SIAMESE = ("simsiam", "byol")
+SIAMESE = ("simsiam", "byol", "moco_v3")
+MOMENTUM_TARGET = ("byol", "moco_v3")
 
 # Effective rank (Roy & Vetterli 2007) of the 8-d embeddings of the 512 clean
 # points after the short fit must exceed this bound (the maximum is 8; a
@@ -81,7 +83,7 @@ def test_fit_lowers_loss_without_collapse(name):
         assert p_a.shape == t_a.shape == p_b.shape == t_b.shape == (N, EMBED)
         out_a, out_b = t_a, t_b
     assert out_a.shape == out_b.shape == (N, EMBED)
-    if name == "byol":  # targets come from the EMA target network
+    if name in MOMENTUM_TARGET:  # targets come from the EMA target network
         expected = model.embed_target(view_a)
     else:
         expected = model.embed(view_a)

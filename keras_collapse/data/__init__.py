@@ -1,10 +1,12 @@
 """tf.data two-view pipelines, augmentations, orderings and data sources.
 
-* Views: :func:`two_views`, :func:`ordered_views` (orderings of Li et al. 2022).
+* Views: :func:`two_views`, :func:`ordered_views` (orderings of Li et al. 2022),
+  :func:`tfds_views` (streamed from TFDS, iid or in an ordering).
 * Image augmentations (SimCLR / BYOL): :class:`RandomResizedCrop`,
   :class:`RandomFlip`, :class:`ColorJitter`, :class:`RandomGrayscale`,
   :class:`GaussianBlur`, :class:`RandomSolarize`, :class:`Compose`,
-  :func:`simclr_augment`, :func:`byol_augment`.
+  :func:`simclr_augment`, :func:`byol_augment`; preprocessing:
+  :class:`CenterCrop`.
 * Vector augmentations: :func:`gaussian_noise`, :func:`isotropic_noise`,
   :func:`block_noise_covariance`.
 * Orderings: :class:`Ordering` and its subclasses, :func:`get_ordering`,
@@ -44,10 +46,13 @@ from keras_collapse.data.orderings import (
     get_ordering,
     ordered_views,
 )
+from keras_collapse.data.preprocess import CenterCrop
 from keras_collapse.data.sources import digits, synthetic_gaussian, tfds
+from keras_collapse.data.streamed import tfds_views
 from keras_collapse.data.views import examples_of, two_views, views_map_fn
 
 __all__ = [
+    "CenterCrop",
     "ORDERINGS",
     "ColorJitter",
     "Compose",
@@ -78,6 +83,7 @@ __all__ = [
     "synthetic_gaussian",
     "tfds",
     "to_float",
+    "tfds_views",
     "two_views",
     "views_map_fn",
 ]

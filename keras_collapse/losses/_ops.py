@@ -145,3 +145,22 @@ def split_prediction(value, name):
             )
         return value[0], value[1]
     return value, value
+
+
+def check_siamese_views(view_a, view_b, min_batch=1):
+    """`(p_a, t_a), (p_b, t_b)` of two Siamese views, checked and float32.
+
+    Each view is a pair `(prediction, target)` or one tensor used as both;
+    predictions and targets must be rank 2 with matching shapes.
+    """
+    p_a, t_a = split_prediction(view_a, "z_a")
+    p_b, t_b = split_prediction(view_b, "z_b")
+    p_a, p_b = check_pair(p_a, p_b, min_batch=min_batch, names=("z_a", "z_b"))
+    t_a, t_b = check_pair(t_a, t_b, min_batch=min_batch, names=("z_a", "z_b"))
+    if p_a.shape.is_fully_defined() and t_a.shape.is_fully_defined() and p_a.shape != t_a.shape:
+        raise ValueError(
+            "Invalid value for argument `z_a`. The prediction and the target must "
+            f"have the same shape. Received: prediction.shape={p_a.shape}, "
+            f"target.shape={t_a.shape}"
+        )
+    return (p_a, t_a), (p_b, t_b)

@@ -8,28 +8,17 @@ predictor -- or a single tensor, used as both (no predictor).
 
 from __future__ import annotations
 
-import math
-
 import keras
 import tensorflow as tf
 
-from keras_collapse import _checks
 from keras_collapse.losses import _ops
 from keras_collapse.losses._base import PairLoss
+from keras_collapse.losses._momentum import MomentumTarget
 
 
 def _cosine_pairs(view_a, view_b):
     """cos(p_a, sg(z_b)) and cos(p_b, sg(z_a)), each of shape (batch,)."""
-    p_a, t_a = _ops.split_prediction(view_a, "z_a")
-    p_b, t_b = _ops.split_prediction(view_b, "z_b")
-    p_a, p_b = _ops.check_pair(p_a, p_b, names=("z_a", "z_b"))
-    t_a, t_b = _ops.check_pair(t_a, t_b, names=("z_a", "z_b"))
-    if p_a.shape.is_fully_defined() and t_a.shape.is_fully_defined() and p_a.shape != t_a.shape:
-        raise ValueError(
-            "Invalid value for argument `z_a`. The prediction and the target must "
-            f"have the same shape. Received: prediction.shape={p_a.shape}, "
-            f"target.shape={t_a.shape}"
-        )
+    (p_a, t_a), (p_b, t_b) = _ops.check_siamese_views(view_a, view_b)
     t_a, t_b = tf.stop_gradient(t_a), tf.stop_gradient(t_b)
 
     def cos(p, t):
@@ -117,7 +106,7 @@ class SimSiam(PairLoss):
 
 
 @keras.saving.register_keras_serializable(package="keras_collapse")
-class BYOL(PairLoss):
+class BYOL(MomentumTarget, PairLoss):
     """BYOL loss with the settings of its EMA target network, see :func:`byol`.
 
     The loss itself is the normalised MSE. It also carries the target network's
@@ -146,22 +135,8 @@ class BYOL(PairLoss):
 
     def __init__(self, momentum=0.996, total_steps=None, **kwargs):
         super().__init__(**kwargs)
-        self.momentum = _checks.probability("momentum", momentum)
-        self.total_steps = (
-            None if total_steps is None else _checks.positive_int("total_steps", total_steps)
-        )
-
-    def target_momentum(self, step):
-        """EMA momentum at optimizer step `step` (a scalar tensor or int)."""
-        base = tf.constant(self.momentum, tf.float32)
-        if self.total_steps is None:
-            return base
-        progress = tf.minimum(tf.cast(step, tf.float32) / self.total_steps, 1.0)
-        return 1.0 - (1.0 - base) * (tf.cos(math.pi * progress) + 1.0) / 2.0
+        self._init_momentum(momentum, total_steps)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "momentum": self.momentum,
-            "total_steps": self.total_steps,
-        }
+        return {**super().get_config(), **self._momentum_config()}
+
