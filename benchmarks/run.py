@@ -63,6 +63,11 @@ NOTES = """\
 * Graph check: in the traced forward+backward graph at batch 4096, dim 2048,
   the sizes of all matmul outputs whose two dims are both ≥ N are summed and
   divided by (2N)²; ≤ 1 means at most one (2N)×(2N) similarity matrix.
+* Image group (ResNet-18, CIFAR stem): on this CPU at 32×32, batch 64, eight
+  steps, a 512-image kNN bank. The same rows at CIFAR-10 scale (batch 256,
+  195 steps, mixed precision, a 50,000-image bank against 10,000 test images)
+  come from `python -m benchmarks.run --size gpu --output BENCHMARKS_GPU.md`
+  on a GPU machine: **pending**, no GPU has been available to this project.
 """
 
 

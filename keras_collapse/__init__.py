@@ -9,7 +9,7 @@ Submodules:
 * :mod:`keras_collapse.optimizers` -- LARS.
 * :mod:`keras_collapse.models` -- ``SiameseModel`` trained with ``fit``.
 * :mod:`keras_collapse.metrics` -- spectra, effective rank, RankMe, AUC, alignment.
-* :mod:`keras_collapse.callbacks` -- ``SpectrumLogger`` for TensorBoard.
+* :mod:`keras_collapse.callbacks` -- ``SpectrumLogger`` for TensorBoard, ``OnlineKNN`` evaluation.
 * :mod:`keras_collapse.guards` -- ``NonFiniteGuard``: stop on NaN/Inf loss with a diagnosis.
 * :mod:`keras_collapse.data` -- tf.data two-view pipelines, orderings, sources.
 * :mod:`keras_collapse.evaluation` -- linear probe and kNN accuracy.

@@ -37,7 +37,7 @@ def authors_kernel(dim, rng):
 
 
 def linear_net(depth, dim=16, init="authors", seed=0, werank=0.0, activation=None,
-               name="encoder", use_bias=False):
+               name="encoder", use_bias=False, regularizer=None):
     """A stack of `depth` ``Dense(dim)`` layers (bias-free by default), built on `(None, dim)`.
 
     Args:
@@ -47,6 +47,8 @@ def linear_net(depth, dim=16, init="authors", seed=0, werank=0.0, activation=Non
             U(±1/√dim), as in case_1.py) or `"glorot"`. Defaults to `"authors"`.
         seed: Seed of the initial weights. Defaults to `0`.
         werank: WERank coefficient α on every kernel (0 = none). Defaults to `0.0`.
+        regularizer: A kernel regularizer for every layer instead (e.g. a
+            gin-bound ``kc.regularizers.WERank``), or `None`. Defaults to `None`.
         activation: Activation between layers (not after the last). Defaults to `None`.
         name: Model name.
         use_bias: Give each layer a bias (``case_1.py``'s ``nn.Linear`` has
@@ -65,7 +67,8 @@ def linear_net(depth, dim=16, init="authors", seed=0, werank=0.0, activation=Non
             dim, use_bias=use_bias, name=f"W{index + 1}",
             activation=activation if index < depth - 1 else None,
             kernel_initializer=keras.initializers.GlorotUniform(seed + index),
-            kernel_regularizer=kc.regularizers.WERank(werank) if werank > 0 else None))
+            kernel_regularizer=regularizer if regularizer is not None
+            else kc.regularizers.WERank(werank) if werank > 0 else None))
     model = keras.Sequential(layers, name=name)
     for layer in model.layers:
         if init == "authors":
@@ -82,14 +85,6 @@ def kernels(model):
     """The paper's matrices ``W_l = K_lᵀ`` of every Dense layer, float64 `(d_out, d_in)`."""
     return [np.asarray(layer.kernel.numpy(), np.float64).T
             for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-
-
-def product(weights):
-    """``W_L ⋯ W_1`` of a list ``[W_1, …, W_L]``."""
-    total = weights[0]
-    for w in weights[1:]:
-        total = w @ total
-    return total
 
 
 class Objective:

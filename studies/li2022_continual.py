@@ -7,7 +7,10 @@ iid). Reported: the AUC collapse metric of the representation over training
 (Fig. 14), the final cumulative explained variance (Fig. 11), the linear-probe
 accuracy per encoder and ordering (Table 2), and how well a linear model
 predicts probe accuracy from the final training loss, the AUC, or both, over
-all runs (Fig. 12 table).
+all runs (Fig. 12 table); and, for "continual training does not help MoCo v3
+or BYOL", both objectives on the narrow encoder in multiple vs single pass.
+Encoder, heads, objectives and optimizer are library objects bound in
+``gin/li2022_continual.gin``.
 
 Scale differences from the paper (ResNet-18/34/50 on ImageNet, 100 epochs):
 small conv nets on the 1,347 training digits, a few hundred steps.
@@ -15,6 +18,7 @@ small conv nets on the 1,347 training digits, a few hundred steps.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import gin
@@ -25,6 +29,7 @@ from matplotlib.figure import Figure
 import keras_collapse as kc
 from keras_collapse import _checks
 from keras_collapse.data import orderings
+from keras_collapse.guards import describe_loss
 from keras_collapse.studies import _digits
 
 #: The orderings of Table 2, in the paper's order.
@@ -110,25 +115,18 @@ def make_ordering(name, epochs, hybrid_switch_fraction=0.4, order="random"):
     return orderings.get_ordering(name, order=order)
 
 
-def _train(study, key, width, ordering, seed, data, s):
-    """Train one (encoder, ordering, seed) with SimSiam and measure it."""
+def _train(study, key, width, ordering, seed, data, s, loss=None):
+    """Train one (encoder, ordering, seed) with the bound objects and measure it."""
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
-    encoder = _digits.build_encoder(x_train.shape[1:], s["architecture"], width,
-                                    representation_dim=s["representation_dim"])
+    encoder = s["encoder"](tuple(x_train.shape[1:]), width=width)
     rep_dim = int(encoder.output_shape[-1])
-    model = kc.models.SiameseModel(
-        encoder,
-        head=kc.layers.ProjectionHead(
-            s["projection_dim"], hidden_dims=(s["projection_dim"],) * (s["projector_layers"] - 1),
-            final_batch_norm=True),
-        predictor=kc.layers.PredictionHead(s["projection_dim"], hidden_dim=s["predictor_hidden_dim"]),
-    )
+    model = kc.models.SiameseModel(encoder, head=s["head"](), predictor=s["predictor"]())
     total_steps = s["epochs"] * s["steps_per_epoch"]
+    # The SimSiam recipe: linear scaling of the base rate, cosine over the run.
     learning_rate = s["base_learning_rate"] * s["batch_size"] / 256.0
-    optimizer = keras.optimizers.SGD(
-        keras.optimizers.schedules.CosineDecay(learning_rate, total_steps),
-        momentum=0.9, weight_decay=s["weight_decay"])
+    optimizer = s["optimizer"](
+        learning_rate=keras.optimizers.schedules.CosineDecay(learning_rate, total_steps))
     dataset = orderings.ordered_views(
         x_train, make_ordering(ordering, s["epochs"], s["hybrid_switch_fraction"], s["order"]),
         _digits.view_augment(x_train.shape[1:]), batch_size=s["batch_size"],
@@ -138,7 +136,7 @@ def _train(study, key, width, ordering, seed, data, s):
         x_test, log_dir=study.tensorboard_dir(key), layers=["representation"],
         every_n_epochs=1)
     started = time.time()
-    history = _digits.fit_siamese(model, kc.losses.SimSiam(), optimizer, dataset,
+    history = _digits.fit_siamese(model, s["loss"] if loss is None else loss, optimizer, dataset,
                                   s["epochs"], s["steps_per_epoch"], callbacks=[logger],
         save_path=study.model_path(key))
     train_seconds = time.time() - started
@@ -162,10 +160,10 @@ def _train(study, key, width, ordering, seed, data, s):
 
 
 
-def _run(study, key, width, ordering, seed, data, s):
+def _run(study, key, width, ordering, seed, data, s, loss=None):
     """Train one (encoder, ordering, seed) under the study's distribution strategy."""
     with study.scope():
-        return _train(study, key, width, ordering, seed, data, s)
+        return _train(study, key, width, ordering, seed, data, s, loss)
 
 def _auc_figure(runs, encoders):
     """Fig. 14 analogue: AUC of the representation over training per ordering."""
@@ -208,16 +206,16 @@ def li2022_continual(
     study,
     dataset="digits",
     test_fraction=0.25,
-    architecture="conv",
+    encoder=None,
     widths=None,
-    representation_dim=None,
+    head=None,
+    predictor=None,
+    loss=None,
+    optimizer=None,
+    comparison_losses=None,
     hybrid_switch_fraction=0.4,
     order="random",
-    projection_dim=64,
-    projector_layers=3,
-    predictor_hidden_dim=16,
     base_learning_rate=0.05,
-    weight_decay=1e-4,
     batch_size=128,
     epochs=20,
     steps_per_epoch=10,
@@ -230,26 +228,34 @@ def li2022_continual(
         dataset: ``"digits"`` or a TFDS image dataset name. Defaults to ``"digits"``.
         test_fraction: held-out share (probe test set and AUC probe set).
             Defaults to ``0.25``.
-        architecture: encoder, see :func:`studies._digits.build_encoder`.
-            Defaults to ``"conv"``.
-        widths: ``{"narrow": w, "wide": w}`` base widths (representation
-            ``4·w``); ``None`` for ``{"narrow": 4, "wide": 32}``. Defaults to ``None``.
-        representation_dim: One representation size for both encoders (width
-            then changes only the channels), or ``None`` for ``4·w``. On
-            digits a smaller representation alone scores a lower normalised
-            AUC, which hides the width effect (the regime search in
-            ``studies/results/li2022_continual_regime_search.md``).
+        encoder: Factory ``(input_shape, width=w) -> keras.Model`` (e.g.
+            ``@encoders.convnet`` with its ``representation_dim`` bound: one
+            representation size for both encoders, so width changes only the
+            channels; on digits a smaller representation alone scores a lower
+            normalised AUC, which hides the width effect -- the regime search
+            in ``studies/results/li2022_continual_regime_search.md``).
+            ``None`` for :func:`keras_collapse.encoders.convnet` (``4·w``-d).
             Defaults to ``None``.
+        widths: ``{"narrow": w, "wide": w}`` base widths passed to ``encoder``;
+            ``None`` for ``{"narrow": 4, "wide": 32}``. Defaults to ``None``.
+        head: Factory of the projector (``None``: 3 layers of 64 ending in
+            BatchNorm without affine, as the authors' shape). Defaults to ``None``.
+        predictor: Factory of the predictor (``None``: 64 → 16 → 64).
+            Defaults to ``None``.
+        loss: The objective of the width and ordering runs (``None``:
+            ``kc.losses.SimSiam()``). Defaults to ``None``.
+        optimizer: Factory called with ``learning_rate=`` (the protocol's
+            cosine schedule of ``base_learning_rate · batch / 256``); ``None``
+            for SGD, momentum 0.9, weight decay 1e-4. Defaults to ``None``.
+        comparison_losses: ``{name: objective}`` trained with the narrow
+            encoder in multiple and single pass, for Li et al.'s "continual
+            training does not help MoCo v3 or BYOL" (e.g. ``kc.losses.MoCoV3``,
+            ``kc.losses.BYOL``); ``None`` or empty for none. Defaults to ``None``.
         hybrid_switch_fraction: hybrid's switch to iid, as a share of epochs.
             Defaults to ``0.4`` (the paper: epoch 40 of 100).
         order: fixed data ordering, ``"random"`` or ``"class"``. Defaults to ``"random"``.
-        projection_dim: projector output and predictor size. Defaults to ``64``.
-        projector_layers: Dense layers of the projector (ends in BN without
-            affine). Defaults to ``3``.
-        predictor_hidden_dim: predictor bottleneck. Defaults to ``16``.
-        base_learning_rate: SGD lr per 256 images (cosine decay, momentum 0.9).
+        base_learning_rate: learning rate per 256 images (cosine decay).
             Defaults to ``0.05``.
-        weight_decay: SGD (decoupled) weight decay. Defaults to ``1e-4``.
         batch_size: images per batch. Defaults to ``128``.
         epochs: epochs (= single-pass chunks). Defaults to ``20``.
         steps_per_epoch: steps per epoch, the same for every ordering. Defaults to ``10``.
@@ -261,12 +267,17 @@ def li2022_continual(
     if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 1:
         raise _checks.invalid("num_seeds", "a positive integer", num_seeds)
     settings = dict(
-        architecture=architecture, representation_dim=representation_dim,
-        projection_dim=projection_dim,
-        projector_layers=projector_layers, predictor_hidden_dim=predictor_hidden_dim,
-        base_learning_rate=base_learning_rate, weight_decay=weight_decay,
+        encoder=encoder or kc.encoders.convnet,
+        head=head or functools.partial(kc.layers.ProjectionHead, 64, hidden_dims=(64, 64),
+                                       final_batch_norm=True),
+        predictor=predictor or functools.partial(kc.layers.PredictionHead, 64, hidden_dim=16),
+        loss=loss or kc.losses.SimSiam(),
+        optimizer=optimizer or functools.partial(keras.optimizers.SGD, momentum=0.9,
+                                                 weight_decay=1e-4),
+        base_learning_rate=base_learning_rate,
         batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch,
         hybrid_switch_fraction=hybrid_switch_fraction, order=order)
+    comparison_losses = dict(comparison_losses or {})
     kc.distribute.check_global_batch(batch_size, study.strategy)
     data = _digits.load_split(dataset, test_fraction=test_fraction, seed=study.seed)
     study.log(f"{dataset}: {data[0][0].shape[0]} train / {data[1][0].shape[0]} test images")
@@ -280,6 +291,13 @@ def li2022_continual(
                 runs[enc][ordering].append(study.unit(
                     key, lambda e=enc, o=ordering, sd=seed, k=key: _run(
                         study, k, widths[e], o, sd, data, settings)))
+    comparison = {
+        (name, ordering): [study.unit(
+            f"narrow/{ordering}/{name}/seed={seed}",
+            lambda o=ordering, sd=seed, obj=objective, k=f"narrow/{ordering}/{name}/seed={seed}":
+            _run(study, k, widths["narrow"], o, sd, data, settings, obj)) for seed in seeds]
+        for name, objective in comparison_losses.items()
+        for ordering in ("multi_pass", "single_pass")}
     n = len(seeds)
     dims = {enc: runs[enc][ORDERINGS[0]][0]["representation_dim"] for enc in encoders}
 
@@ -360,8 +378,62 @@ def li2022_continual(
         f"R² both {both['loo_r2']:.2f}, best single {best_single:.2f}. Holds if the "
         "leave-one-out R² of both is at least 0.5 and above each single predictor's.",
         both["loo_r2"] >= 0.5 and both["loo_r2"] > best_single)
+    if comparison:
+        _compare_objectives(study, runs, comparison, comparison_losses, settings["loss"], n)
     study.table("Settings: the paper's and this run's", ["setting", "paper", "this run", "why"],
                 _settings(settings, widths, dims, n))
+
+
+def _compare_objectives(study, runs, comparison, losses, main_loss, n):
+    """Li et al.: "continual training does not help with other SSL algorithms,
+    such as MoCo-v3 or BYOL" -- single vs multiple pass per objective, narrow
+    encoder, beside the main objective's runs."""
+    results = {type(main_loss).__name__: {o: runs["narrow"][o] for o in ("multi_pass",
+                                                                        "single_pass")}}
+    for name in losses:
+        results[name] = {o: comparison[(name, o)] for o in ("multi_pass", "single_pass")}
+
+    def stat(name, ordering, key):
+        return _digits.mean_std([r[key] for r in results[name][ordering]])
+
+    rows, gains = [], {}
+    for name in results:
+        cells = []
+        for key, scale in (("accuracy", 100.0), ("normalized_auc", 1.0)):
+            for ordering in ("multi_pass", "single_pass"):
+                m, sd = stat(name, ordering, key)
+                cells.append(f"{scale * m:.3g} ± {scale * sd:.2g}")
+        (m_mp, s_mp), (m_sp, s_sp) = (stat(name, o, "accuracy")
+                                      for o in ("multi_pass", "single_pass"))
+        gains[name] = (m_sp - m_mp, max(s_mp, s_sp))
+        rows.append([name] + cells)
+    study.table(f"Single vs multiple pass per objective, narrow encoder (mean ± std over {n} "
+                "seeds)", ["objective", "probe acc. (%) multiple pass",
+                           "probe acc. (%) single pass", "normalised AUC multiple pass",
+                           "normalised AUC single pass"], rows)
+    helped = [name for name in losses if gains[name][0] > gains[name][1]]
+    main = type(main_loss).__name__
+    study.claim(
+        "Single pass (continual) does not help MoCo v3 or BYOL", "Results (slides): "
+        "\"continual training does not help with other SSL algorithms, such as MoCo-v3 or BYOL\"",
+        "single minus multiple pass probe accuracy (larger seed std), narrow encoder: "
+        + ", ".join(f"{name} {100 * g:+.1f} ({100 * sd:.1f}) points"
+                    for name, (g, sd) in gains.items())
+        + f". Holds if no comparison objective gains more than its larger seed std; the "
+        f"paper's contrast is {main}, which single pass helps there"
+        + ("" if gains[main][0] > gains[main][1] else f" (not here: {main} does not gain either)"),
+        not helped)
+
+
+def _name(factory):
+    return getattr(factory, "__name__", None) or getattr(factory.func, "__name__", str(factory))
+
+
+def _describe(obj, keys=None):
+    """``"ProjectionHead(output_dim=64, hidden_dims=[64, 64], …)"`` from ``get_config``."""
+    config = obj.get_config()
+    keys = keys or [k for k in config if k not in ("name", "trainable", "dtype")]
+    return f"{type(obj).__name__}(" + ", ".join(f"{k}={config[k]}" for k in keys) + ")"
 
 
 def _settings(s, widths, dims, num_seeds):
@@ -373,17 +445,20 @@ def _settings(s, widths, dims, num_seeds):
         ["data", "ImageNet / CIFAR (Tables 1-2)", "sklearn digits, 8×8 (75% train)",
          "the offline real image data here"],
         ["encoders", "ResNet-18/34/50, width multipliers (Table 1, Fig. 10)",
-         f"3-block {s['architecture']} nets, base widths {widths['narrow']} (narrow) / "
+         f"{_name(s['encoder'])} nets, base widths {widths['narrow']} (narrow) / "
          f"{widths['wide']} (wide), representations {dims['narrow']}-d / {dims['wide']}-d",
          f"{cpu}; one representation size for both (regime search)"],
         ["projector, predictor", "3 layers ending in BN without affine; predictor "
-         "2048→512→2048", f"{s['projector_layers']} layers ending in BN without affine, "
-         f"{s['projection_dim']}-d; predictor {s['projection_dim']}→"
-         f"{s['predictor_hidden_dim']}→{s['projection_dim']}", "the same shape, scaled down"],
+         "2048→512→2048", f"{_describe(s['head'](), ('output_dim', 'hidden_dims', 'final_batch_norm'))}; "
+         f"{_describe(s['predictor'](), ('output_dim', 'hidden_dim'))}",
+         "the same shape, scaled down"],
+        ["objective", "SimSiam (negative cosine, stop-gradient)", describe_loss(s["loss"]),
+         "as the paper"],
         ["optimizer", "SGD, lr 0.05·batch/256, momentum 0.9, weight decay 1e-4, cosine",
-         f"SGD, lr {s['base_learning_rate']:g}·batch/256, momentum 0.9, weight decay "
-         f"{s['weight_decay']:g}, cosine for every layer", "as the authors' code, except "
-         "that their predictor keeps a fixed learning rate (one schedule here)"],
+         f"{_describe(s['optimizer'](), ('momentum', 'weight_decay'))}, lr "
+         f"{s['base_learning_rate']:g}·batch/256, cosine for every layer",
+         "as the authors' code, except that their predictor keeps a fixed learning rate "
+         "(one schedule here)"],
         ["batch", "not stated in our copy (slides)", str(s["batch_size"]), cpu],
         ["epochs", "100; hybrid switches at 40", f"{s['epochs']} of {s['steps_per_epoch']} "
          f"steps ({steps} steps); hybrid switches at {s['hybrid_switch_fraction']:.0%}", cpu],

@@ -19,6 +19,8 @@ beside the paper's.
 
 from __future__ import annotations
 
+import functools
+
 import gin
 import keras
 import numpy as np
@@ -27,26 +29,24 @@ from matplotlib.figure import Figure
 
 import keras_collapse as kc
 from keras_collapse import _checks
+from keras_collapse.guards import describe_loss
 from keras_collapse.studies import _toy
+from keras_collapse.studies._harness import describe_optimizer
 
 METHODS = ("infonce", "vicreg", "ema")
 
 
 def _objective(method, model, cfg, depth):
+    """`(objective, optimizer)` of one method from the bound library objects."""
     if method == "infonce":
         # Jing et al.'s toy code: lr 0.01 for two layers (case_2.py), 1e-3 for
         # one (case_1.py, the strong-augmentation set-up of Fig. 3).
-        rate = cfg["infonce_learning_rate" if depth > 1 else "one_layer_infonce_learning_rate"]
-        return _toy.pair_objective(model, kc.losses.InfoNCE(cfg["temperature"], "dot", symmetric=False)), \
-            keras.optimizers.SGD(rate)
+        factory = cfg["optimizers"]["infonce"] if depth > 1 else cfg["one_layer_infonce_optimizer"]
+        return _toy.pair_objective(model, cfg["infonce_loss"]), factory()
     if method == "vicreg":
-        weights = cfg["vicreg_weights"]
-        return _toy.pair_objective(model, kc.losses.VICReg(
-            invariance_weight=weights[0], variance_weight=weights[1],
-            covariance_weight=weights[2])), keras.optimizers.SGD(cfg["learning_rate"])
+        return _toy.pair_objective(model, cfg["vicreg_loss"]), cfg["optimizers"]["vicreg"]()
     if method == "ema":
-        return _toy.ema_objective(model, cfg["ema_momentum"]), keras.optimizers.AdamW(
-            cfg["ema_learning_rate"], weight_decay=cfg["ema_weight_decay"])
+        return _toy.ema_objective(model, cfg["ema_momentum"]), cfg["optimizers"]["ema"]()
     raise _checks.invalid("methods", f"items of {METHODS}", method)
 
 
@@ -54,7 +54,7 @@ def _run(study, key, method, depth, k, werank, cfg, record_every, steps, seed):
     rng = np.random.default_rng(seed)
     data = rng.normal(size=(cfg["num_samples"], cfg["dim"]))
     model = _toy.linear_net(depth, cfg["dim"], init="authors", seed=seed,
-                            werank=cfg["werank_alpha"] if werank else 0.0)
+                            regularizer=cfg["regularizer"] if werank else None)
     objective, optimizer = _objective(method, model, cfg, depth)
     std = _toy.noise_std(cfg["dim"], cfg["dim"] // 2, np.sqrt(k))
     history = _toy.train(objective, data, std, steps, optimizer, batch_size=None,
@@ -89,23 +89,30 @@ def _settings(cfg, steps, depth_steps, ks, k_main, methods):
          "U·diag(exp(−0.35 i))·V, U, V from the SVD of a uniform matrix (Jing et al., case_2.py)",
          "the set-up the paper follows"],
         ["InfoNCE", "\"InfoNCE [4]\"; form and τ not stated",
-         f"dot form z_a z_bᵀ/τ, τ = {cfg['temperature']}, one direction, unnormalised",
+         f"{describe_loss(cfg['infonce_loss'])}: dot form z_a z_bᵀ/τ, unnormalised",
          "Jing et al.'s toy code, the set-up the paper follows; the paper cites SimCLR "
          "[4], whose loss normalises the embeddings (NT-Xent): the form may differ"],
         ["VICReg", "invariance, variance, covariance 10, 10, 1",
-         ", ".join(f"{w:g}" for w in cfg["vicreg_weights"]), same],
+         describe_loss(cfg["vicreg_loss"]), same],
         ["EMA model", "BYOL-like, teacher EMA 0.995; predictor not stated",
          f"teacher EMA {cfg['ema_momentum']}; bias-free linear predictor, identity at init",
          "the predictor is ours (not stated)"],
-        ["optimizer (InfoNCE, VICReg)", "SGD, no momentum, no weight decay", "the same", same],
-        ["learning rate (InfoNCE, VICReg)", "not stated",
-         f"VICReg {cfg['learning_rate']:g}; InfoNCE {cfg['infonce_learning_rate']:g} "
-         f"(2+ layers), {cfg['one_layer_infonce_learning_rate']:g} (one layer)",
+        ["optimizer (InfoNCE, VICReg)", "SGD, no momentum, no weight decay",
+         "VICReg " + describe_optimizer(cfg["optimizers"]["vicreg"]) + "; InfoNCE "
+         + describe_optimizer(cfg["optimizers"]["infonce"]) + " (2+ layers), "
+         + describe_optimizer(cfg["one_layer_infonce_optimizer"]) + " (one layer)",
+         "plain SGD as the paper"],
+        ["learning rate (InfoNCE, VICReg)", "not stated", "in the row above",
          "Jing et al.'s toy code: 0.01 for two layers (case_2.py), 1e-3 for one "
          "(case_1.py); 0.01 diverges at k = 4 with one layer"],
         ["optimizer (EMA)", "AdamW, lr 0.01, weight decay 3e-4",
-         f"AdamW, lr {cfg['ema_learning_rate']:g}, weight decay {cfg['ema_weight_decay']:g}", same],
-        ["WERank", "α = 0.1 on every layer", f"α = {cfg['werank_alpha']:g} on every layer", same],
+         describe_optimizer(cfg["optimizers"]["ema"]) + ", weight decay "
+         f"{cfg['optimizers']['ema']().get_config().get('weight_decay')}", same],
+        ["WERank", "α = 0.1 on every layer",
+         type(cfg["regularizer"]).__name__ + "(" + ", ".join(
+             f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+             for k, v in cfg["regularizer"].get_config().items()) + ") on every layer",
+         same],
         ["epochs", "10,000 (appendix: all models); 5,000 (Fig. 2); 1,000 (Sec. 3 text)",
          f"{steps} (Figs. 1, 3, 4, 5); {depth_steps} (Fig. 2)",
          "the appendix's length, where the σ → 1 statement is made; Sec. 3's 1,000 and "
@@ -128,15 +135,12 @@ def werank2023(
     methods=METHODS,
     steps=10000,
     depth_steps=5000,
-    learning_rate=0.01,
-    infonce_learning_rate=0.01,
-    one_layer_infonce_learning_rate=0.001,
-    temperature=0.1,
-    vicreg_weights=(10.0, 10.0, 1.0),
+    infonce_loss=None,
+    vicreg_loss=None,
+    optimizers=None,
+    one_layer_infonce_optimizer=None,
     ema_momentum=0.995,
-    ema_learning_rate=0.01,
-    ema_weight_decay=3e-4,
-    werank_alpha=0.1,
+    regularizer=None,
     k_main=0.1,
     depths=(1, 2, 3, 4),
     depth_method="vicreg",
@@ -159,20 +163,20 @@ def werank2023(
             and of the one-layer sweep (Fig. 3): 10,000, the appendix's
             length ("all models are trained for 10000 epochs").
         depth_steps: Full-batch steps of the depth sweep (Fig. 2: 5,000).
-        learning_rate: Plain SGD learning rate for VICReg (not given in the
-            paper; 0.01 as Jing et al.'s two-layer toy, ``case_2.py``).
-        infonce_learning_rate: Plain SGD learning rate for InfoNCE with two
-            or more layers (not given in the paper; Jing et al.'s
-            ``case_2.py`` uses 0.01).
-        one_layer_infonce_learning_rate: The same for the one-layer sweep
-            (Jing et al.'s one-layer ``case_1.py`` uses 1e-3; 0.01 diverges at
-            k = 4 in full batch).
-        temperature: InfoNCE τ (dot form).
-        vicreg_weights: (invariance, variance, covariance) = (10, 10, 1).
+        infonce_loss: The InfoNCE objective (``None``: dot form, τ = 0.1, one
+            direction, as Jing et al.'s toy code).
+        vicreg_loss: The VICReg objective (``None``: weights 10, 10, 1).
+        optimizers: ``{"infonce": factory, "vicreg": factory, "ema": factory}``
+            of optimizers (``None``: plain SGD 0.01 for InfoNCE with two or
+            more layers and VICReg -- not given in the paper; Jing et al.'s
+            ``case_2.py`` -- and AdamW 0.01, weight decay 3e-4, for the EMA
+            model).
+        one_layer_infonce_optimizer: Optimizer factory of InfoNCE in the
+            one-layer sweep (``None``: SGD 1e-3, Jing et al.'s ``case_1.py``;
+            0.01 diverges at k = 4 in full batch).
         ema_momentum: Teacher EMA factor (0.995).
-        ema_learning_rate: AdamW learning rate of the EMA model (0.01).
-        ema_weight_decay: AdamW weight decay of the EMA model (3e-4).
-        werank_alpha: WERank coefficient α on every kernel (0.1).
+        regularizer: The weight regularizer put on every kernel in the
+            "+WERank" runs (``None``: ``kc.regularizers.WERank(0.1)``).
         k_main: Noise variance k of Figs. 1, 4, 5 (0.1).
         depths: Numbers of layers for Fig. 2.
         depth_method: Objective used for the depth sweep of Fig. 2.
@@ -193,13 +197,21 @@ def werank2023(
     seed = study.seed if seed is None else seed
     num_seeds = _checks.positive_int("num_seeds", num_seeds)
     seeds = [seed + i for i in range(num_seeds)]
-    cfg = dict(steps=steps, learning_rate=learning_rate, temperature=temperature,
-               infonce_learning_rate=infonce_learning_rate,
-               one_layer_infonce_learning_rate=one_layer_infonce_learning_rate,
-               vicreg_weights=tuple(vicreg_weights), ema_momentum=ema_momentum,
-               ema_learning_rate=ema_learning_rate, ema_weight_decay=ema_weight_decay,
-               werank_alpha=werank_alpha, num_samples=num_samples, dim=dim, seed=seed,
-               num_seeds=num_seeds)
+    defaults = {"infonce": functools.partial(keras.optimizers.SGD, 0.01),
+                "vicreg": functools.partial(keras.optimizers.SGD, 0.01),
+                "ema": functools.partial(keras.optimizers.AdamW, 0.01, weight_decay=3e-4)}
+    optimizers = {**defaults, **dict(optimizers or {})}
+    if set(optimizers) != set(defaults):
+        raise _checks.invalid("optimizers", f"a dict with keys {sorted(defaults)}",
+                              sorted(optimizers))
+    cfg = dict(steps=steps, ema_momentum=ema_momentum, num_samples=num_samples, dim=dim,
+               infonce_loss=infonce_loss or kc.losses.InfoNCE(0.1, "dot", symmetric=False),
+               vicreg_loss=vicreg_loss or kc.losses.VICReg(10.0, 10.0, 1.0),
+               optimizers=optimizers,
+               one_layer_infonce_optimizer=(one_layer_infonce_optimizer
+                                            or functools.partial(keras.optimizers.SGD, 0.001)),
+               regularizer=regularizer or kc.regularizers.WERank(0.1),
+               seed=seed, num_seeds=num_seeds)
 
     def unit(method, depth, k, werank, length, every=record_every, tag="", run_seed=seed):
         key = (f"{method} L={depth} k={k}{tag}{_label(werank)}"

@@ -22,15 +22,17 @@ DIRECTCLR_SMALL = [
 
 # A li2022_continual study small enough for seconds (four orderings, two widths).
 LI2022_SMALL = [
-    "li2022_continual.architecture = 'mlp'",
+    "li2022_continual.encoder = @encoders.mlp",
     "li2022_continual.widths = {'narrow': 2, 'wide': 4}",
-    "li2022_continual.representation_dim = 8",
+    "encoders.mlp.representation_dim = 8",
     "li2022_continual.epochs = 2",
     "li2022_continual.steps_per_epoch = 1",
     "li2022_continual.batch_size = 32",
     "li2022_continual.num_seeds = 1",
-    "li2022_continual.projection_dim = 8",
-    "li2022_continual.predictor_hidden_dim = 4",
+    "layers.ProjectionHead.output_dim = 8",
+    "layers.ProjectionHead.hidden_dims = (8, 8)",
+    "layers.PredictionHead.output_dim = 8",
+    "layers.PredictionHead.hidden_dim = 4",
 ]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -16,7 +16,7 @@ SMALL = LI2022_SMALL
 
 def test_study_runs_small_and_writes_every_artifact(tmp_path):
     results = run_study("li2022_continual", tmp_path, SMALL)
-    check_artifacts(tmp_path, results, 6, ("auc_over_training.png", "cumulative_explained_variance.png"))
+    check_artifacts(tmp_path, results, 7, ("auc_over_training.png", "cumulative_explained_variance.png"))
     assert [row[0] for row in results["tables"][0]["rows"]] == [
         "multiple pass", "cumulative", "single pass", "hybrid"]
     unit = json.loads((tmp_path / "units" / "narrow_hybrid_seed=0.json").read_text())
@@ -24,6 +24,11 @@ def test_study_runs_small_and_writes_every_artifact(tmp_path):
     assert unit["representation_dim"] == 8
     wide = json.loads((tmp_path / "units" / "wide_hybrid_seed=0.json").read_text())
     assert wide["representation_dim"] == 8  # one representation size for both widths
+    # Li et al.'s MoCo v3 / BYOL comparison: both trained, beside SimSiam's runs
+    compare = next(t for t in results["tables"] if t["title"].startswith("Single vs multiple"))
+    assert [row[0] for row in compare["rows"]] == ["SimSiam", "moco_v3", "byol"]
+    moco = json.loads((tmp_path / "units" / "narrow_single_pass_moco_v3_seed=0.json").read_text())
+    assert np.isfinite(moco["final_loss"]) and 0.0 <= moco["accuracy"] <= 1.0
     settings = next(t for t in results["tables"] if t["title"].startswith("Settings"))
     assert settings["header"] == ["setting", "paper", "this run", "why"]
     assert glob.glob(str(tmp_path / "tensorboard" / "wide_single_pass_seed=0" / "events.*"))
