@@ -55,6 +55,10 @@ def test_the_wheel_ships_the_studies_under_the_package(installed):
     gin_files = {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "gin", "*.gin"))}
     assert {f"keras_collapse/studies/gin/{name}" for name in gin_files} <= set(names)
     assert "keras_collapse/studies/tour.py" in names
+    assert "keras_collapse/studies/pretrain.py" in names
+    paper_scale = {os.path.basename(p)
+                   for p in glob.glob(os.path.join(ROOT, "gin", "paper_scale", "*.gin"))}
+    assert {f"keras_collapse/studies/gin/paper_scale/{name}" for name in paper_scale} <= set(names)
     assert "keras_collapse/studies/results/werank2023.md" in names  # the tour's full-size counts
     assert not [name for name in names if name.startswith("studies/")]
     top_level = [name for name in names if name.endswith("top_level.txt")]
@@ -82,6 +86,22 @@ def test_help_and_list_do_not_import_tensorflow(installed, tmp_path):
         imported = {line.split("|")[-1].strip() for line in completed.stderr.splitlines()}
         assert "tensorflow" not in imported and "keras_collapse" in imported
     assert "tour" in completed.stdout and "werank2023" in completed.stdout
+    assert "paper_scale/cifar10_simclr" in completed.stdout
+
+
+def test_an_installed_paper_scale_config_finds_its_includes(installed, tmp_path):
+    """From an empty directory the configs' `include 'paper_scale/_….gin'`
+    resolves against the installed gin files, with no error lines."""
+    code = ("import gin; from keras_collapse import studies, cli; studies.load_all(); "
+            "gin.parse_config_files_and_bindings([cli._resolve('paper_scale/cifar10_mocov3')], "
+            "[], skip_unknown=False); print(gin.query_parameter('losses.MoCoV3.temperature'))")
+    completed = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                               text=True, timeout=300,
+                               env={**os.environ, "PYTHONPATH": str(installed[1]),
+                                    "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split()[-1] == "0.2"
+    assert "Path not found" not in completed.stderr
 
 
 @pytest.mark.parametrize("name, bindings", [("jing2022_directclr", DIRECTCLR_SMALL),
