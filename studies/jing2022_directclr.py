@@ -14,6 +14,7 @@ LARS): a three-block conv net on 8×8 digits, Adam, a few hundred steps.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import gin
@@ -26,6 +27,7 @@ from keras_collapse import _checks
 from keras_collapse.data import views
 from keras_collapse.guards import describe_loss
 from keras_collapse.studies import _digits
+from keras_collapse.studies._harness import describe_optimizer
 
 #: The four variants of Table 1, in the paper's order.
 VARIANTS = ("2-layer nonlinear projector", "1-layer linear projector", "no projector",
@@ -60,13 +62,18 @@ def make_head(variant, representation_dim, embedding_dim, hidden_dim, directclr_
     raise _checks.invalid("variant", f"one of {VARIANTS}", variant)
 
 
+def _encoder_name(factory):
+    """``"convnet (width 32)"``: a factory's name and its bound width, if any."""
+    name = getattr(factory, "__name__", None) or getattr(factory.func, "__name__", "encoder")
+    width = getattr(factory, "keywords", {}).get("width")
+    return name if width is None else f"{name} (width {width})"
+
+
 def _train(study, key, variant, seed, data, settings):
     """Train one (variant, seed) and measure its representation."""
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
-    encoder = _digits.build_encoder(
-        x_train.shape[1:], settings["architecture"], settings["width"],
-        settings["representation_dim"])
+    encoder = settings["encoder"](tuple(x_train.shape[1:]))
     rep_dim = int(encoder.output_shape[-1])
     head = make_head(variant, rep_dim, settings["embedding_dim"], settings["hidden_dim"],
                      settings["directclr_dim"])
@@ -79,7 +86,7 @@ def _train(study, key, variant, seed, data, settings):
         every_n_epochs=settings["log_every_n_epochs"])
     started = time.time()
     history = _digits.fit_siamese(
-        model, settings["loss"], keras.optimizers.Adam(settings["learning_rate"]), dataset,
+        model, settings["loss"], settings["optimizer"](), dataset,
         settings["epochs"], settings["steps_per_epoch"], callbacks=[logger],
         save_path=study.model_path(key))
     train_seconds = time.time() - started
@@ -121,7 +128,7 @@ def _settings(s, rep_dim, num_seeds, dataset):
     return [
         ["data", "ImageNet", dataset, "the offline real image data here"],
         ["encoder", "ResNet-50, 2048-d representation",
-         f"{s['architecture']} (width {s['width']}), {rep_dim}-d representation", cpu],
+         f"{_encoder_name(s['encoder'])}, {rep_dim}-d representation", cpu],
         ["DirectCLR d0", "360 of 2048 (18%)", f"{s['directclr_dim']} of {rep_dim}",
          "about the same share"],
         ["projectors", "2-layer nonlinear, 1-layer linear, none",
@@ -131,7 +138,7 @@ def _settings(s, rep_dim, num_seeds, dataset):
          "from the other view", f"{describe_loss(s['loss'])}: negatives from both views",
          "SimCLR's form for every variant alike"],
         ["optimizer, budget", "LARS, 100 epochs (not in our copy)",
-         f"Adam {s['learning_rate']:g}, {s['epochs'] * s['steps_per_epoch']} steps of "
+         f"{describe_optimizer(s['optimizer'])}, {s['epochs'] * s['steps_per_epoch']} steps of "
          f"{s['batch_size']}", cpu],
         ["evaluation", "linear probe on all ImageNet labels",
          (f"linear probe on {few} labelled image(s) per class, mean of {s['probe_draws']} "
@@ -187,14 +194,12 @@ def jing2022_directclr(
     study,
     dataset="digits",
     test_fraction=0.25,
-    architecture="conv",
-    width=32,
-    representation_dim=None,
+    encoder=None,
     embedding_dim=64,
     hidden_dim=128,
     directclr_dim=32,
     loss=None,
-    learning_rate=1e-3,
+    optimizer=None,
     batch_size=256,
     epochs=60,
     steps_per_epoch=5,
@@ -210,17 +215,18 @@ def jing2022_directclr(
         study: the :class:`keras_collapse.studies._harness.Study` context.
         dataset: ``"digits"`` or a TFDS image dataset name. Defaults to ``"digits"``.
         test_fraction: held-out share for the probe. Defaults to ``0.25``.
-        architecture: encoder, see :func:`studies._digits.build_encoder`.
-            Defaults to ``"conv"``.
-        width: encoder base width. Defaults to ``32`` (128-d representation).
-        representation_dim: encoder output size, ``None`` for ``4·width``.
+        encoder: factory ``input_shape -> keras.Model``, the same for every
+            variant (e.g. ``@directclr/encoders.convnet`` with ``width``
+            bound, or ``@directclr/encoders.resnet`` for a TFDS dataset);
+            ``None`` for ``kc.encoders.convnet`` of width 32 (128-d).
             Defaults to ``None``.
         embedding_dim: output size of both projectors. Defaults to ``64``.
         hidden_dim: hidden width of the 2-layer projector. Defaults to ``128``.
         directclr_dim: DirectCLR's ``d0`` (the paper: 360 of 2048). Defaults to ``32``.
         loss: the contrastive loss shared by all variants; ``None`` for
             ``kc.losses.NTXent(temperature=0.1)``. Defaults to ``None``.
-        learning_rate: Adam learning rate. Defaults to ``1e-3``.
+        optimizer: optimizer factory (``@directclr/optimizers.Adam``); ``None``
+            for Adam 1e-3. Defaults to ``None``.
         batch_size: examples per batch. Defaults to ``256``.
         epochs: epochs of ``steps_per_epoch`` steps. Defaults to ``60``.
         steps_per_epoch: steps per epoch. Defaults to ``5``.
@@ -237,10 +243,11 @@ def jing2022_directclr(
     if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 1:
         raise _checks.invalid("num_seeds", "a positive integer", num_seeds)
     settings = dict(
-        architecture=architecture, width=width, representation_dim=representation_dim,
+        encoder=encoder or functools.partial(kc.encoders.convnet, width=32),
         embedding_dim=embedding_dim, hidden_dim=hidden_dim, directclr_dim=directclr_dim,
         loss=loss if loss is not None else kc.losses.NTXent(temperature=0.1),
-        learning_rate=learning_rate, batch_size=batch_size, epochs=epochs,
+        optimizer=optimizer or functools.partial(keras.optimizers.Adam, 1e-3),
+        batch_size=batch_size, epochs=epochs,
         steps_per_epoch=steps_per_epoch, probe_size=probe_size,
         log_every_n_epochs=log_every_n_epochs, probe_labels_per_class=probe_labels_per_class,
         probe_draws=probe_draws)

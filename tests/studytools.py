@@ -11,7 +11,7 @@ DIRECTCLR_SMALL = [
     "jing2022_directclr.steps_per_epoch = 2",
     "jing2022_directclr.num_seeds = 1",
     "jing2022_directclr.batch_size = 64",
-    "jing2022_directclr.width = 4",
+    "directclr/encoders.convnet.width = 4",
     "jing2022_directclr.embedding_dim = 8",
     "jing2022_directclr.hidden_dim = 16",
     "jing2022_directclr.directclr_dim = 8",
@@ -22,17 +22,17 @@ DIRECTCLR_SMALL = [
 
 # A li2022_continual study small enough for seconds (four orderings, two widths).
 LI2022_SMALL = [
-    "li2022_continual.encoder = @encoders.mlp",
+    "li2022_continual.encoder = @li/encoders.mlp",
     "li2022_continual.widths = {'narrow': 2, 'wide': 4}",
-    "encoders.mlp.representation_dim = 8",
+    "li/encoders.mlp.representation_dim = 8",
     "li2022_continual.epochs = 2",
     "li2022_continual.steps_per_epoch = 1",
     "li2022_continual.batch_size = 32",
     "li2022_continual.num_seeds = 1",
-    "layers.ProjectionHead.output_dim = 8",
-    "layers.ProjectionHead.hidden_dims = (8, 8)",
-    "layers.PredictionHead.output_dim = 8",
-    "layers.PredictionHead.hidden_dim = 4",
+    "li/layers.ProjectionHead.output_dim = 8",
+    "li/layers.ProjectionHead.hidden_dims = (8, 8)",
+    "li/layers.PredictionHead.output_dim = 8",
+    "li/layers.PredictionHead.hidden_dim = 4",
 ]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
