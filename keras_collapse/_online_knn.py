@@ -5,31 +5,21 @@ from __future__ import annotations
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_collapse import _checks, evaluation
 
 
 def _labelled(data, name, max_examples):
-    """Arrays `(x, y)` (at most `max_examples`), or a dataset of `(x, y)` left lazy."""
-    if isinstance(data, tf.data.Dataset):
-        spec = data.element_spec
-        if not (isinstance(spec, tuple) and len(spec) == 2):
-            raise _checks.invalid(name, "a dataset of (x, y) pairs", spec, TypeError)
-        if max_examples is not None:
-            if spec[1].shape.rank not in (None, 0):
-                data = data.unbatch()
-            data = data.take(max_examples)
+    """Checked labelled data (:func:`evaluation.labelled`), at most `max_examples`."""
+    data = evaluation.labelled(data, name)
+    if max_examples is None:
         return data
-    if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise _checks.invalid(name, "a tuple (x, y) of arrays or a tf.data.Dataset of (x, y)",
-                              type(data).__name__, TypeError)
-    x, y = np.asarray(data[0]), np.asarray(data[1]).reshape(-1)
-    if x.ndim < 1 or x.shape[0] == 0 or x.shape[0] != y.shape[0]:
-        raise _checks.invalid(name, "as many labels as examples, at least one",
-                              f"x of shape {x.shape} and y of shape {y.shape}")
-    return (x[:max_examples], y[:max_examples]) if max_examples else (x, y)
+    if isinstance(data, tf.data.Dataset):
+        if data.element_spec[1].shape.rank not in (None, 0):
+            data = data.unbatch()
+        return data.take(max_examples)
+    return data[0][:max_examples], data[1][:max_examples]
 
 
 class OnlineKNN(keras.callbacks.Callback):
@@ -51,7 +41,7 @@ class OnlineKNN(keras.callbacks.Callback):
     Cost per evaluation: one inference pass over both sets plus a
     `(test, train)` similarity product, in chunks; bound it with
     `max_train_examples` / `max_test_examples` and `every_n_epochs`
-    (measured in BENCHMARKS.md, group "callbacks"). `last_seconds` holds the
+    (measured in BENCHMARKS.md, group "image"). `last_seconds` holds the
     latest evaluation's wall time.
 
     Args:
@@ -112,12 +102,13 @@ class OnlineKNN(keras.callbacks.Callback):
         self.last_seconds = None
         self._writer = None
         self._first_epoch = True
+        self._traced_for = self._traced = None
 
     def _encoder(self):
         encoder = self.encoder or getattr(self.model, "encoder", None) or self.model
         # One traced inference function per encoder, kept across evaluations
         # (retraced only for a new batch shape).
-        if getattr(self, "_traced_for", None) is not encoder:
+        if self._traced_for is not encoder:
             self._traced_for = encoder
             self._traced = tf.function(lambda x, training=False: encoder(x, training=False),
                                        reduce_retracing=True)

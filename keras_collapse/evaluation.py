@@ -63,22 +63,14 @@ def embed(encoder, x, batch_size=256, dtype="float32"):
     return np.concatenate(chunks).astype(dtype, copy=False)
 
 
-def _embed_labelled(encoder, data, batch_size, name):
-    """Return ``(features, labels)`` for ``(x, y)`` arrays or a dataset of pairs."""
+def labelled(data, name):
+    """``data`` checked as labelled data: ``(x, y)`` arrays, or a dataset of
+    ``(x, y)`` pairs (returned as is, read later)."""
     if isinstance(data, tf.data.Dataset):
         spec = data.element_spec
         if not (isinstance(spec, tuple) and len(spec) == 2):
             raise _checks.invalid(name, "a dataset of (x, y) pairs", spec, TypeError)
-        if spec[1].shape.rank == 0:
-            data = data.batch(batch_size)
-        feats, labels = [], []
-        for x, y in data:
-            feats.append(_features(encoder, x))
-            labels.append(np.asarray(y).reshape(-1))
-        if not feats:
-            raise _checks.invalid(name, "a non-empty dataset of (x, y) pairs",
-                                  "a tf.data.Dataset that yielded no examples")
-        return _finite(np.concatenate(feats), name), np.concatenate(labels)
+        return data
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise _checks.invalid(name, "a tuple (x, y) of arrays or a tf.data.Dataset of (x, y)",
                               type(data).__name__, TypeError)
@@ -89,6 +81,24 @@ def _embed_labelled(encoder, data, batch_size, name):
     if x.shape[0] != y.shape[0]:
         raise _checks.invalid(name, "as many labels as examples",
                               f"x of shape {x.shape} and y of shape {y.shape}")
+    return x, y
+
+
+def _embed_labelled(encoder, data, batch_size, name):
+    """Return ``(features, labels)`` for ``(x, y)`` arrays or a dataset of pairs."""
+    data = labelled(data, name)
+    if isinstance(data, tf.data.Dataset):
+        if data.element_spec[1].shape.rank == 0:
+            data = data.batch(batch_size)
+        feats, labels = [], []
+        for x, y in data:
+            feats.append(_features(encoder, x))
+            labels.append(np.asarray(y).reshape(-1))
+        if not feats:
+            raise _checks.invalid(name, "a non-empty dataset of (x, y) pairs",
+                                  "a tf.data.Dataset that yielded no examples")
+        return _finite(np.concatenate(feats), name), np.concatenate(labels)
+    x, y = data
     return _finite(embed(encoder, x, batch_size), name), y
 
 

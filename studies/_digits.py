@@ -9,8 +9,6 @@ bound instead (``dataset="cifar10"``, read from a prepared copy).
 Pieces:
 
 * :func:`load_split` — ``(x_train, y_train), (x_test, y_test)`` float32 images.
-* :func:`build_encoder` — a :mod:`keras_collapse.encoders` encoder by name
-  (small conv net, MLP, or a CIFAR-stem ResNet for real image datasets).
 * :func:`view_augment` — the two-view augmentation for the images' size.
 * :func:`fit_siamese` — compile and ``fit`` a :class:`~keras_collapse.models.SiameseModel`.
 
@@ -92,32 +90,6 @@ def view_augment(image_shape, crop_scale=(0.5, 1.0), jitter=0.4):
 
 
 # ------------------------------------------------------------------- encoders
-ARCHITECTURES = ("conv", "mlp", "resnet18", "resnet50")
-
-
-def build_encoder(input_shape, architecture="conv", width=32, representation_dim=None,
-                  name="encoder"):
-    """A fresh encoder from :mod:`keras_collapse.encoders` by name.
-
-    ``"conv"``: :func:`keras_collapse.encoders.convnet`; ``"mlp"``:
-    :func:`keras_collapse.encoders.mlp` (both ``width``, ``representation_dim``);
-    ``"resnet18"``/``"resnet50"``: :func:`keras_collapse.encoders.resnet` with
-    the CIFAR stem (512-d / 2048-d; ``width`` is ignored).
-
-    Returns:
-        A ``keras.Model`` with input ``(batch, *input_shape)`` and output
-        ``(batch, representation_dim)``.
-    """
-    if architecture not in ARCHITECTURES:
-        raise _checks.invalid("architecture", f"one of {ARCHITECTURES}", architecture)
-    if architecture.startswith("resnet"):
-        return kc.encoders.resnet(int(architecture[6:]), cifar_stem=True,
-                                  input_shape=tuple(input_shape), name=name)
-    build = kc.encoders.convnet if architecture == "conv" else kc.encoders.mlp
-    return build(tuple(input_shape), width=width, representation_dim=representation_dim,
-                 name=name)
-
-
 # ------------------------------------------------------------------- training
 def fit_siamese(model, loss, optimizer, dataset, epochs, steps_per_epoch, callbacks=(),
                 save_path=None):

@@ -53,6 +53,13 @@ def to_jsonable(value):
     return value
 
 
+def factory_name(factory):
+    """``"convnet"``: the name of a class, function, ``functools.partial`` or gin
+    reference that builds a library object."""
+    return (getattr(factory, "__name__", None)
+            or getattr(getattr(factory, "func", None), "__name__", None) or str(factory))
+
+
 def describe_optimizer(factory):
     """``"SGD, lr 0.001"`` for an optimizer factory (a class or partial)."""
     optimizer = factory()

@@ -27,7 +27,7 @@ from keras_collapse import _checks
 from keras_collapse.data import views
 from keras_collapse.guards import describe_loss
 from keras_collapse.studies import _digits
-from keras_collapse.studies._harness import describe_optimizer
+from keras_collapse.studies._harness import describe_optimizer, factory_name
 
 #: The four variants of Table 1, in the paper's order.
 VARIANTS = ("2-layer nonlinear projector", "1-layer linear projector", "no projector",
@@ -60,13 +60,6 @@ def make_head(variant, representation_dim, embedding_dim, hidden_dim, directclr_
                 directclr_dim)
         return kc.layers.DirectCLRHead(directclr_dim)
     raise _checks.invalid("variant", f"one of {VARIANTS}", variant)
-
-
-def _encoder_name(factory):
-    """``"convnet (width 32)"``: a factory's name and its bound width, if any."""
-    name = getattr(factory, "__name__", None) or getattr(factory.func, "__name__", "encoder")
-    width = getattr(factory, "keywords", {}).get("width")
-    return name if width is None else f"{name} (width {width})"
 
 
 def _train(study, key, variant, seed, data, settings):
@@ -128,7 +121,7 @@ def _settings(s, rep_dim, num_seeds, dataset):
     return [
         ["data", "ImageNet", dataset, "the offline real image data here"],
         ["encoder", "ResNet-50, 2048-d representation",
-         f"{_encoder_name(s['encoder'])}, {rep_dim}-d representation", cpu],
+         f"{factory_name(s['encoder'])}, {rep_dim}-d representation", cpu],
         ["DirectCLR d0", "360 of 2048 (18%)", f"{s['directclr_dim']} of {rep_dim}",
          "about the same share"],
         ["projectors", "2-layer nonlinear, 1-layer linear, none",

@@ -31,6 +31,7 @@ from keras_collapse import _checks
 from keras_collapse.data import orderings
 from keras_collapse.guards import describe_loss
 from keras_collapse.studies import _digits
+from keras_collapse.studies._harness import factory_name
 
 #: The orderings of Table 2, in the paper's order.
 ORDERINGS = ("multi_pass", "cumulative", "single_pass", "hybrid")
@@ -425,10 +426,6 @@ def _compare_objectives(study, runs, comparison, losses, main_loss, n):
         not helped)
 
 
-def _name(factory):
-    return getattr(factory, "__name__", None) or getattr(factory.func, "__name__", str(factory))
-
-
 def _describe(obj, keys=None):
     """``"ProjectionHead(output_dim=64, hidden_dims=[64, 64], …)"`` from ``get_config``."""
     config = obj.get_config()
@@ -445,7 +442,7 @@ def _settings(s, widths, dims, num_seeds):
         ["data", "ImageNet / CIFAR (Tables 1-2)", "sklearn digits, 8×8 (75% train)",
          "the offline real image data here"],
         ["encoders", "ResNet-18/34/50, width multipliers (Table 1, Fig. 10)",
-         f"{_name(s['encoder'])} nets, base widths {widths['narrow']} (narrow) / "
+         f"{factory_name(s['encoder'])} nets, base widths {widths['narrow']} (narrow) / "
          f"{widths['wide']} (wide), representations {dims['narrow']}-d / {dims['wide']}-d",
          f"{cpu}; one representation size for both (regime search)"],
         ["projector, predictor", "3 layers ending in BN without affine; predictor "

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from studytools import DIRECTCLR_SMALL, check_artifacts, run_study
-from keras_collapse.studies import _digits, jing2022_directclr as study
+from keras_collapse.studies import jing2022_directclr as study
 
 SMALL = DIRECTCLR_SMALL
 
@@ -67,9 +67,4 @@ def test_heads_of_the_four_variants():
         study.make_head("BYOL", 16, 8, 32, 4)
 
 
-def test_encoder_and_probe_helpers():
-    encoder = _digits.build_encoder((8, 8, 1), width=2)
-    assert encoder.output_shape == (None, 8)
-    with pytest.raises(ValueError, match="architecture"):
-        _digits.build_encoder((8, 8, 1), architecture="vit")
 

@@ -230,6 +230,15 @@ def epoch_indices(ordering, epoch, num_examples, num_epochs, steps_per_epoch, ba
     return filled[:total].astype(np.int64)
 
 
+def check_initial_epoch(initial_epoch, num_epochs):
+    """Raise unless ``initial_epoch`` is an integer in ``[0, num_epochs)``."""
+    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral):
+        raise _checks.invalid("initial_epoch", "an integer", initial_epoch, TypeError)
+    if not 0 <= initial_epoch < num_epochs:
+        raise _checks.invalid(
+            "initial_epoch", f"an integer in [0, num_epochs={num_epochs})", initial_epoch)
+
+
 def ordered_views(data, ordering, augment_a, augment_b=None, *, batch_size, num_epochs,
                   steps_per_epoch=None, seed=0, labels=None, initial_epoch=0):
     """A two-view pipeline following an ordering, for ``model.fit``.
@@ -282,11 +291,7 @@ def ordered_views(data, ordering, augment_a, augment_b=None, *, batch_size, num_
         steps_per_epoch = max(1, num_examples // batch_size)
     steps_per_epoch = _checks.positive_int("steps_per_epoch", steps_per_epoch)
     num_epochs = _checks.positive_int("num_epochs", num_epochs)
-    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral):
-        raise _checks.invalid("initial_epoch", "an integer", initial_epoch, TypeError)
-    if not 0 <= initial_epoch < num_epochs:
-        raise _checks.invalid(
-            "initial_epoch", f"an integer in [0, num_epochs={num_epochs})", initial_epoch)
+    check_initial_epoch(initial_epoch, num_epochs)
     # Fail now, not inside the generator, on bad settings.
     epoch_indices(ordering, initial_epoch, num_examples, num_epochs, steps_per_epoch,
                   batch_size, seed, labels)

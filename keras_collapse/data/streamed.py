@@ -8,12 +8,10 @@ continual ordering holds only a shuffle buffer.
 
 from __future__ import annotations
 
-import numbers
-
 import tensorflow as tf
 
 from keras_collapse import _checks
-from keras_collapse.data.orderings import MultiPass, get_ordering
+from keras_collapse.data.orderings import MultiPass, check_initial_epoch, get_ordering
 from keras_collapse.data.sources import tfds as _tfds
 from keras_collapse.data.views import views_map_fn
 
@@ -93,10 +91,7 @@ def tfds_views(name, augment_a, augment_b=None, *, batch_size, num_epochs, steps
         raise _checks.invalid(
             "ordering", 'an ordering with order="random" (a stream is read in its stored '
             'order; for order="class" load the data and use kc.data.ordered_views)', ordering)
-    if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) \
-            or not 0 <= initial_epoch < num_epochs:
-        raise _checks.invalid(
-            "initial_epoch", f"an integer in [0, num_epochs={num_epochs})", initial_epoch)
+    check_initial_epoch(initial_epoch, num_epochs)
     if preprocess is not None and not callable(preprocess):
         raise _checks.invalid("preprocess", "a callable image -> image, or None", preprocess,
                               TypeError)
