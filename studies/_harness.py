@@ -21,6 +21,10 @@ import time
 import numpy as np
 
 
+HOLDS, DOES_NOT_HOLD, UNTESTABLE = "holds", "does not hold", "untestable here"
+VERDICTS = (HOLDS, DOES_NOT_HOLD, UNTESTABLE)
+
+
 def write_atomic(path, text):
     """Write `text` to `path` so a kill never leaves a half-written file."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -138,11 +142,35 @@ class Study:
         self.log(f"{key}: done in {time.time() - started:.1f}s")
         return result
 
-    def claim(self, claim, paper, measured, holds):
-        """Record one row: the paper's claim, its figure/table, what we measured."""
-        self.claims.append(
-            {"claim": claim, "paper": paper, "measured": measured, "holds": bool(holds)}
-        )
+    def claim(self, claim, paper, measured, verdict, *, criterion="", setup="the paper's"):
+        """Record one row of the results table.
+
+        Args:
+            claim: The paper's statement, in a few words.
+            paper: Where the paper makes it (figure, table, theorem).
+            measured: What this run measured, with the numbers the criterion reads.
+            verdict: `True`/`HOLDS`, `False`/`DOES_NOT_HOLD`, or `UNTESTABLE`
+                (the claim cannot be tested at this scale; `measured` then says
+                what would test it).
+            criterion: The measure, criterion and threshold as fixed in the
+                study's `.gin` file before the full-size run (with a changed
+                criterion, both outcomes are reported in `measured`).
+            setup: `"the paper's"` where the set-up is the paper's (or its
+                authors' code's), else what differs (e.g. "regime chosen after
+                a search in which the claim held"); a "does not hold" is a
+                finding only with the paper's set-up.
+        """
+        if verdict is True or verdict is False or isinstance(verdict, np.bool_):
+            verdict = HOLDS if verdict else DOES_NOT_HOLD
+        if verdict not in VERDICTS:
+            raise ValueError(
+                f"Invalid value for argument `verdict`. Expected True, False or one of "
+                f"{VERDICTS}. Received: verdict={verdict!r}"
+            )
+        self.claims.append({
+            "claim": claim, "paper": paper, "criterion": criterion, "measured": measured,
+            "verdict": verdict, "holds": verdict == HOLDS, "setup": setup,
+        })
 
     def table(self, title, header, rows):
         """Record a results table (e.g. the Table 1 analogue) for results.md."""
@@ -194,15 +222,16 @@ def render_markdown(results):
     if results.get("command"):
         lines += ["Produced by:", "", "```", results["command"], "```", ""]
     lines += [
-        "| claim | paper | measured | holds |",
-        "| --- | --- | --- | --- |",
+        "| claim | paper | criterion (fixed before the run) | measured | verdict | set-up |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in results["claims"]:
-        measured = str(row["measured"]).replace("|", "\\|")
-        lines.append(
-            f"| {row['claim']} | {row['paper']} | {measured} | "
-            f"{'yes' if row['holds'] else '**no**'} |"
-        )
+        cells = [str(row.get(key, "")).replace("|", "\\|")
+                 for key in ("claim", "paper", "criterion", "measured")]
+        verdict = row.get("verdict", HOLDS if row["holds"] else DOES_NOT_HOLD)
+        cells.append(verdict if verdict == HOLDS else f"**{verdict}**")
+        cells.append(str(row.get("setup", "")).replace("|", "\\|"))
+        lines.append("| " + " | ".join(cells) + " |")
     for table in results["tables"]:
         lines += ["", f"## {table['title']}", ""]
         lines.append("| " + " | ".join(table["header"]) + " |")

@@ -59,7 +59,8 @@ def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
         results = sub.finish()
         wanted = headline.get(name)
         for claim in results["claims"] if wanted is None else _select(name, results["claims"], wanted):
-            study.claim(f"{name}: {claim['claim']}", claim["paper"], claim["measured"], claim["holds"])
+            study.claim(f"{name}: {claim['claim']}", claim["paper"], claim["measured"],
+                        claim["verdict"], criterion=claim["criterion"], setup=claim["setup"])
         study.figures.extend(
             {"file": os.path.join(name, fig["file"]), "caption": f"{name}: {fig['caption']}"}
             for fig in results["figures"]
@@ -85,17 +86,27 @@ RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 def full_size_claims(name, results_dir=RESULTS_DIR):
     r"""`"h of n"` claims holding in the committed full-size `results/<name>.md`.
 
-    Counts the rows of its claim table (the first table, whose last column is
-    `holds`: `yes` or `**no**`); `"not run"` when there is no such file.
+    Counts the rows of its claim table (the first table), reading the column
+    headed `verdict` (`holds`, `**does not hold**`, `**untestable here**`) or,
+    in results written before the three verdicts, `holds` (`yes` / `**no**`);
+    untestable claims are named beside the count. `"not run"` when there is
+    no such file.
 
     Example:
 
     >>> import tempfile, os
     >>> folder = tempfile.mkdtemp()
     >>> with open(os.path.join(folder, "s.md"), "w") as f:
-    ...     _ = f.write("| claim | paper | measured | holds |\n| --- | --- | --- | --- |\n"
-    ...                 "| a | b | c | yes |\n| d | e | f | **no** |\n\n| x | yes |\n")
+    ...     _ = f.write("| claim | paper | measured | verdict | set-up |\n"
+    ...                 "| --- | --- | --- | --- | --- |\n"
+    ...                 "| a | b | c | holds | x |\n| d | e | f | **does not hold** | x |\n"
+    ...                 "| g | h | i | **untestable here** | x |\n\n| x | yes |\n")
     >>> full_size_claims("s", folder)
+    '1 of 3 (1 untestable here)'
+    >>> with open(os.path.join(folder, "old.md"), "w") as f:
+    ...     _ = f.write("| claim | paper | measured | holds |\n| --- | --- | --- | --- |\n"
+    ...                 "| a | b | c | yes |\n| d | e | f | **no** |\n")
+    >>> full_size_claims("old", folder)
     '1 of 2'
     """
     path = os.path.join(results_dir, f"{name}.md")
@@ -104,9 +115,17 @@ def full_size_claims(name, results_dir=RESULTS_DIR):
     with open(path, encoding="utf-8") as stream:
         lines = stream.read().splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("| claim |")), None)
+    if start is None:
+        return "0 of 0"
+    header = [cell.strip() for cell in lines[start].strip().strip("|").split("|")]
+    column = header.index("verdict") if "verdict" in header else header.index("holds")
     verdicts = []
-    for line in lines[start + 2:] if start is not None else []:
+    for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
-        verdicts.append(line.rstrip(" |").rsplit("|", 1)[-1].strip())
-    return f"{verdicts.count('yes')} of {len(verdicts)}"
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        verdicts.append(cells[column].strip("*"))
+    holding = verdicts.count("yes") + verdicts.count("holds")
+    untestable = verdicts.count("untestable here")
+    extra = f" ({untestable} untestable here)" if untestable else ""
+    return f"{holding} of {len(verdicts)}{extra}"

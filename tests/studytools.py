@@ -53,10 +53,11 @@ def run_study(name, output_dir, bindings=()):
 
 
 def check_artifacts(output_dir, results, num_claims, files):
-    """Every claim has the four keys and a boolean verdict; every file is non-empty."""
+    """Every claim has its keys and one of the three verdicts; every file is non-empty."""
     assert len(results["claims"]) == num_claims
     for claim in results["claims"]:
-        assert set(claim) == {"claim", "paper", "measured", "holds"}
-        assert isinstance(claim["holds"], bool)
+        assert set(claim) == {"claim", "paper", "criterion", "measured", "verdict", "holds", "setup"}
+        assert claim["verdict"] in ("holds", "does not hold", "untestable here")
+        assert claim["holds"] == (claim["verdict"] == "holds")
     for name in ("results.md", "operative_config.gin", *files):
         assert (output_dir / name).stat().st_size > 0, name
