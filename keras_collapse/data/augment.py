@@ -639,6 +639,9 @@ class Compose(_Op):
     def get_config(self):
         return {"ops": [keras.saving.serialize_keras_object(op) for op in self.ops]}
 
+    def __repr__(self):
+        return f"Compose(ops=[{', '.join(repr(op) for op in self.ops)}])"
+
     @classmethod
     def from_config(cls, config):
         return cls([keras.saving.deserialize_keras_object(op) for op in config["ops"]])
