@@ -11,7 +11,7 @@ e.g., ``ziyin2023_landscape.loss = @losses.InfoNCE`` and
   the small convnet and MLP;
 * ``data``: sources (``synthetic_gaussian``, ``digits``, ``tfds``), views
   (``two_views``, ``ordered_views``), augmentations (noise and image ops,
-  ``simclr_augment``, ``byol_augment``, ``CenterCrop``) and orderings;
+  ``simclr_augment``, ``byol_augment``, ``CenterCrop``, ``Normalize``) and orderings;
 * ``optimizers``: kc's LARS, Keras' SGD, Adam, AdamW; ``schedules``: ``CosineDecay``
   (with its warmup) and ``PiecewiseConstantDecay``.
 """
@@ -33,7 +33,7 @@ _LIBRARY = (
                "isotropic_noise", "gaussian_noise", "block_noise_covariance", "simclr_augment",
                "byol_augment", "RandomResizedCrop", "RandomFlip", "ColorJitter",
                "RandomGrayscale", "GaussianBlur", "RandomSolarize", "Compose", "CenterCrop",
-               "MultiPass",
+               "Normalize", "MultiPass",
                "Cumulative", "SinglePass", "Hybrid", "Last")),
 )
 _KERAS = (

@@ -2,11 +2,13 @@
 
 * Views: :func:`two_views`, :func:`ordered_views` (orderings of Li et al. 2022),
   :func:`tfds_views` (streamed from TFDS, iid or in an ordering).
-* Image augmentations (SimCLR / BYOL): :class:`RandomResizedCrop`,
+* Image augmentations (SimCLR / BYOL, torchvision's rules): :class:`RandomResizedCrop`,
   :class:`RandomFlip`, :class:`ColorJitter`, :class:`RandomGrayscale`,
   :class:`GaussianBlur`, :class:`RandomSolarize`, :class:`Compose`,
   :func:`simclr_augment`, :func:`byol_augment`; preprocessing:
-  :class:`CenterCrop`.
+  :class:`CenterCrop`, :class:`Normalize` (:data:`NORMALIZATION`); the
+  deterministic per-example functions behind them in
+  :mod:`keras_collapse.data.functional`.
 * Vector augmentations: :func:`gaussian_noise`, :func:`isotropic_noise`,
   :func:`block_noise_covariance`.
 * Orderings: :class:`Ordering` and its subclasses, :func:`get_ordering`,
@@ -14,10 +16,13 @@
 * Sources: :func:`synthetic_gaussian`, :func:`digits`, :func:`tfds`.
 """
 
+from keras_collapse.data import functional
 from keras_collapse.data.augment import (
+    NORMALIZATION,
     ColorJitter,
     Compose,
     GaussianBlur,
+    Normalize,
     RandomFlip,
     RandomGrayscale,
     RandomResizedCrop,
@@ -63,6 +68,8 @@ __all__ = [
     "IsotropicNoise",
     "Last",
     "MultiPass",
+    "NORMALIZATION",
+    "Normalize",
     "Ordering",
     "RandomFlip",
     "RandomGrayscale",
@@ -74,6 +81,7 @@ __all__ = [
     "digits",
     "epoch_indices",
     "examples_of",
+    "functional",
     "gaussian_noise",
     "get_ordering",
     "isotropic_noise",
