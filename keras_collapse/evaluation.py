@@ -305,7 +305,8 @@ def linear_evaluation(encoder, train, test, augment=None, test_preprocess=None, 
     changed (its `trainable` flag is restored afterwards).
 
     Args:
-        encoder: Keras model / layer from images to features `(batch, dim)`.
+        encoder: Keras model / layer from images to features `(batch, dim)`,
+            or `None` for the raw inputs flattened.
         train: labelled training images: `(x, y)` arrays or a
             `tf.data.Dataset` of `(image, label)` (batched or not).
         test: labelled test images, the same forms.
@@ -391,6 +392,8 @@ def linear_evaluation(encoder, train, test, augment=None, test_preprocess=None, 
     classifier = keras.layers.Dense(
         num_classes, kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01, seed=seed),
         bias_initializer="zeros", name="linear_classifier")
+    if encoder is None:
+        encoder = keras.layers.Flatten()
     train_batches = prepare(train_data, augment, True)
     trainable = encoder.trainable
     encoder.trainable = False

@@ -150,6 +150,26 @@ def test_linear_evaluation_leaves_the_encoder_and_its_batchnorm_alone():
     assert encoder.trainable
 
 
+def test_linear_evaluation_takes_an_optimizer_factory_and_raw_inputs():
+    """Li et al.'s probe: apex LARC, i.e. LARS with solo-learn's rule on every
+    parameter, built by the factory with the per-epoch schedule; encoder=None
+    trains on the raw inputs."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = (x[:, 1] > 0).astype(int)
+    made = []
+
+    def lars(learning_rate):
+        made.append(kc.optimizers.LARS(learning_rate, rule="solo-learn", exclude_rank1=False))
+        return made[-1]
+
+    result = kc.evaluation.linear_evaluation(None, (x, y), (x, y), epochs=2, batch_size=32,
+                                             learning_rate=0.4, optimizer=lars)
+    assert len(made) == 1 and int(made[0].iterations) == 4
+    assert isinstance(made[0]._learning_rate, kc.optimizers.schedules.LinearWarmupCosine)
+    assert result.classifier.kernel.shape == (3, 2) and 0.0 <= result.accuracy <= 1.0
+
+
 @pytest.mark.parametrize("kwargs, argument", [
     (dict(epochs=0), "epochs"), (dict(batch_size=0), "batch_size"),
     (dict(learning_rate=-1.0), "learning_rate"), (dict(weight_decay=-1.0), "weight_decay"),

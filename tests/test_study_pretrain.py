@@ -91,11 +91,12 @@ def test_config_runs_a_few_steps_on_mock_data(path, tmp_path):
 
 
 def test_the_offline_linear_evaluation_follows_training(tmp_path):
-    """SimCLR's config with its linear evaluation (DirectCLR's recipe, one
-    epoch here): on the encoder just trained, and, in a run resumed after
-    training (its unit read back), on the encoder of the saved model; the
-    top-1 is measured and tabled."""
-    path = os.path.join(ROOT, "gin", "paper_scale", "cifar10_simclr.gin")
+    """Li et al.'s Table 2 config with its linear evaluation (main_lincls.py's
+    recipe: a LARS probe bound in a gin scope; one epoch here) on ImageNet's
+    mock: on the encoder just trained, and, in a run resumed after training
+    (its unit read back), on the encoder of the saved model; the top-1 is
+    measured and tabled."""
+    path = os.path.join(ROOT, "gin", "paper_scale", "li2022_table2.gin")
     evaluate = ["pretrain.linear_evaluation = @evaluation.linear_evaluation"]
     first = run(path, tmp_path, evaluate)["measurements"]["linear_evaluation_accuracy"]
     assert 0.0 <= first <= 1.0

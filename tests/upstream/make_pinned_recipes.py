@@ -172,16 +172,16 @@ def zero_biases_before_bn(module):
 def layers_of(*modules):
     """[(kind, arrays)] for every Linear / BatchNorm1d in order: what the Keras
     test loads into its Dense / BatchNormalization layers."""
+    def array(p):
+        return None if p is None else p.detach().numpy().copy()
+
     out = []
     for module in modules:
         for layer in module.modules():
             if isinstance(layer, nn.Linear):
-                out.append(("linear", [layer.weight.detach().numpy().T.copy(),
-                                       None if layer.bias is None
-                                       else layer.bias.detach().numpy().copy()]))
+                out.append(("linear", [array(layer.weight).T.copy(), array(layer.bias)]))
             elif isinstance(layer, nn.BatchNorm1d):
-                out.append(("bn", [None if layer.weight is None else layer.weight.detach().numpy().copy(),
-                                   None if layer.bias is None else layer.bias.detach().numpy().copy()]))
+                out.append(("bn", [array(layer.weight), array(layer.bias)]))
     return out
 
 
