@@ -6,13 +6,13 @@ Submodules:
 * :mod:`keras_collapse.regularizers` -- the WERank weight regularizer.
 * :mod:`keras_collapse.layers` -- DirectCLR, projection and prediction heads.
 * :mod:`keras_collapse.encoders` -- ResNets (torchvision-equivalent, CIFAR stem), small convnets.
-* :mod:`keras_collapse.optimizers` -- LARS.
+* :mod:`keras_collapse.optimizers` -- LARS (three update rules), CoupledSGD (PyTorch's SGD), schedules.
 * :mod:`keras_collapse.models` -- ``SiameseModel`` trained with ``fit``.
 * :mod:`keras_collapse.metrics` -- spectra, effective rank, RankMe, AUC, alignment.
 * :mod:`keras_collapse.callbacks` -- ``SpectrumLogger`` for TensorBoard, ``OnlineKNN`` evaluation.
 * :mod:`keras_collapse.guards` -- ``NonFiniteGuard``: stop on NaN/Inf loss with a diagnosis.
 * :mod:`keras_collapse.data` -- tf.data two-view pipelines, orderings, sources.
-* :mod:`keras_collapse.evaluation` -- linear probe and kNN accuracy.
+* :mod:`keras_collapse.evaluation` -- linear probe, kNN accuracy, offline linear evaluation.
 * :mod:`keras_collapse.theory` -- analytic predictions from the papers.
 * :mod:`keras_collapse.distribute` -- strategies, global batches across replicas.
 """

@@ -12,8 +12,9 @@ e.g., ``ziyin2023_landscape.loss = @losses.InfoNCE`` and
 * ``data``: sources (``synthetic_gaussian``, ``digits``, ``tfds``), views
   (``two_views``, ``ordered_views``), augmentations (noise and image ops,
   ``simclr_augment``, ``byol_augment``, ``CenterCrop``, ``Normalize``) and orderings;
-* ``optimizers``: kc's LARS, Keras' SGD, Adam, AdamW; ``schedules``: ``CosineDecay``
-  (with its warmup) and ``PiecewiseConstantDecay``.
+* ``optimizers``: kc's LARS and CoupledSGD, Keras' SGD, Adam, AdamW;
+  ``schedules``: kc's ``LinearWarmupCosine``, Keras' ``CosineDecay`` (with its
+  warmup) and ``PiecewiseConstantDecay``; ``evaluation``: ``linear_evaluation``.
 """
 
 import gin
@@ -25,7 +26,9 @@ _LIBRARY = (
     (kc.losses, ("InfoNCE", "NTXent", "SpectralContrastive", "BarlowTwins", "VICReg", "SimSiam",
                  "BYOL", "MoCoV3")),
     (kc.encoders, ("resnet", "convnet", "mlp")),
-    (kc.optimizers, ("LARS",)),
+    (kc.optimizers, ("LARS", "CoupledSGD")),
+    (kc.optimizers.schedules, ("LinearWarmupCosine",)),
+    (kc.evaluation, ("linear_evaluation",)),
     (kc.regularizers, ("WERank",)),
     (kc.layers, ("DirectCLRHead", "ProjectionHead", "PredictionHead")),
     (kc.models, ("SiameseModel",)),

@@ -8,9 +8,11 @@ orderings); ``SiameseModel.fit`` with :class:`~keras_collapse.callbacks.OnlineKN
 (weighted kNN, k = 200, τ = 0.1, optionally a linear probe),
 :class:`~keras_collapse.callbacks.SpectrumLogger`, ``NonFiniteGuard``,
 Keras' ``BackupAndRestore`` (a killed run resumes at its last epoch, in the
-same data ordering), ``CSVLogger`` and ``TensorBoard``. Results: the final and
-best kNN accuracy beside the reference number the config names, the training
-curves, the saved model.
+same data ordering), ``CSVLogger`` and ``TensorBoard``; then, if bound, the
+papers' offline linear evaluation of the frozen encoder
+(:func:`keras_collapse.evaluation.linear_evaluation`). Results: the final and
+best kNN accuracy and the linear evaluation's top-1 beside the reference
+number the config names, the training curves, the saved model.
 """
 
 from __future__ import annotations
@@ -77,6 +79,26 @@ def _figure(history):
     return fig
 
 
+def _linear_evaluation(study, evaluate, encoder, dataset, splits, data_dir, preprocessing,
+                       max_examples):
+    """Run the bound offline linear evaluation on the trained encoder (read
+    back from the saved model when training ran in an earlier process): the
+    training split through the training preprocessing (at most
+    `max_examples`), the whole test split through the evaluation one."""
+    import tensorflow_datasets
+
+    study.log("offline linear evaluation of the frozen encoder")
+    num_classes = tensorflow_datasets.builder(dataset, data_dir=data_dir).info.features[
+        "label"].num_classes
+    train = _labelled(dataset, splits[0], data_dir, preprocessing[0], max_examples)
+    test = _labelled(dataset, splits[1], data_dir, preprocessing[1], None)
+    with study.scope():
+        if encoder is None:
+            encoder = keras.saving.load_model(study.model_path("pretrain")).encoder
+        result = evaluate(encoder, train, test, num_classes=num_classes)
+    return {"accuracy": result.accuracy, "history": result.history}
+
+
 @gin.configurable
 def pretrain(study, encoder=gin.REQUIRED, loss=gin.REQUIRED, optimizer=gin.REQUIRED,
              augment_a=gin.REQUIRED, augment_b=None, head=None, predictor=None,
@@ -85,7 +107,8 @@ def pretrain(study, encoder=gin.REQUIRED, loss=gin.REQUIRED, optimizer=gin.REQUI
              steps_per_epoch=None, shuffle_buffer=10_000, max_examples=None, knn_k=200,
              knn_temperature=0.1, knn_every_n_epochs=1, knn_max_train_examples=None,
              knn_max_test_examples=None, linear_probe=False, spectrum_every_n_epochs=10,
-             steps_per_execution=1, jit_compile=False, policy=None, reference=""):
+             steps_per_execution=1, jit_compile=False, policy=None, linear_evaluation=None,
+             reference=""):
     """Pre-train a Siamese model on a TFDS image dataset; report kNN accuracy.
 
     Args:
@@ -131,6 +154,12 @@ def pretrain(study, encoder=gin.REQUIRED, loss=gin.REQUIRED, optimizer=gin.REQUI
         jit_compile: Passed to ``compile``. Defaults to ``False``.
         policy: Keras mixed-precision policy (``"mixed_float16"``,
             ``"mixed_bfloat16"``) or ``None`` for float32. Defaults to ``None``.
+        linear_evaluation: Offline linear evaluation run once after training,
+            called as ``linear_evaluation(encoder, train, test,
+            num_classes=...)`` on the saved encoder with the training split
+            (through ``preprocess``) and the test split (through
+            ``eval_preprocess``), e.g. ``@evaluation.linear_evaluation`` with
+            its recipe bound; or ``None``. Defaults to ``None``.
         reference: The number this config should reach and its protocol,
             printed beside the result. Defaults to ``""``.
     """
@@ -153,6 +182,8 @@ def pretrain(study, encoder=gin.REQUIRED, loss=gin.REQUIRED, optimizer=gin.REQUI
                                  every_n_epochs=knn_every_n_epochs, linear_probe=linear_probe,
                                  batch_size=min(batch_size, 512),
                                  log_dir=study.tensorboard_dir("knn"))
+
+    trained = {}  # the encoder just trained, for the linear evaluation
 
     def run():
         previous = keras.mixed_precision.global_policy().name
@@ -182,6 +213,7 @@ def pretrain(study, encoder=gin.REQUIRED, loss=gin.REQUIRED, optimizer=gin.REQUI
                                 callbacks=callbacks, verbose=2)
             os.makedirs(os.path.dirname(study.model_path("pretrain")), exist_ok=True)
             model.save(study.model_path("pretrain"))
+            trained["encoder"] = model.encoder
         finally:
             keras.mixed_precision.set_global_policy(previous)
         return {"history": history.history, "initial_epoch": initial_epoch,
@@ -190,10 +222,16 @@ def pretrain(study, encoder=gin.REQUIRED, loss=gin.REQUIRED, optimizer=gin.REQUI
 
     result = study.unit("pretrain", run)
     history = result["history"]
+    linear = None
+    if linear_evaluation is not None:
+        linear = study.unit("linear_evaluation", lambda: _linear_evaluation(
+            study, linear_evaluation, trained.get("encoder"), dataset, (train_split, test_split),
+            data_dir, (preprocess, eval_preprocess), max_examples))["accuracy"]
     knn_values = [v for v in history.get("knn_accuracy", []) if v is not None]
     final = knn_values[-1] if knn_values else None
     best = max(knn_values) if knn_values else None
     study.measurements.update({"final_knn_accuracy": final, "best_knn_accuracy": best,
+                               "linear_evaluation_accuracy": linear,
                                "epochs_run": len(history["loss"]),
                                "encoder_parameters": result["parameters"]})
     rows = [["kNN top-1 (k = %d, τ = %g), last / best" % (knn_k, knn_temperature),
@@ -201,6 +239,9 @@ def pretrain(study, encoder=gin.REQUIRED, loss=gin.REQUIRED, optimizer=gin.REQUI
     if history.get("linear_probe_accuracy"):
         rows.append(["logistic-regression probe on frozen features, last",
                      f"{history['linear_probe_accuracy'][-1]:.4f}", reference or "not stated"])
+    if linear is not None:
+        rows.append(["offline linear evaluation of the frozen encoder, top-1",
+                     f"{linear:.4f}", reference or "not stated"])
     rows.append(["training loss, first / last epoch",
                  f"{history['loss'][0]:.4f} / {history['loss'][-1]:.4f}", "—"])
     study.table("Result beside the reference", ["measure", "this run", "reference"], rows)

@@ -46,6 +46,18 @@ def test_hybrid_single_pass_then_iid():
     assert all(s == set(range(N)) for s in sets[2:])
 
 
+def test_hybrid_with_more_chunks_sees_only_their_first_switch_epoch():
+    """Li et al.'s hybrid: the single-pass run of E epochs (E chunks) resumed
+    at epoch 2 as iid: epochs 0, 1 read chunks 0, 1 of 5 (40% of the data),
+    then everything."""
+    ordering = kd.Hybrid(switch_epoch=2, num_chunks=E)
+    base = ordering.base_ordering(N, SEED)
+    sets = _sets(ordering)
+    assert sets[0] == set(base[:20].tolist()) and sets[1] == set(base[20:40].tolist())
+    assert all(s == set(range(N)) for s in sets[2:])
+    assert ordering.get_config()["num_chunks"] == E
+
+
 def test_last_fraction():
     base = kd.Last(0.3).base_ordering(N, SEED)
     for seen in _sets(kd.Last(0.3)):
@@ -140,6 +152,7 @@ def test_more_chunks_than_examples_is_clear_error(ordering, kwargs):
     (lambda: kd.get_ordering("random_walk"), "ordering"),
     (lambda: kd.Last(0.0), "fraction"),
     (lambda: kd.Hybrid(0), "switch_epoch"),
+    (lambda: kd.Hybrid(40, num_chunks=39), "num_chunks"),
     (lambda: kd.MultiPass(order="alphabetical"), "order"),
     (lambda: kd.epoch_indices("multi_pass", 5, N, 5, 1, 1), "epoch"),
 ])
@@ -149,6 +162,7 @@ def test_bad_arguments(call, match):
 
 
 def test_config_round_trip():
-    for ordering in (kd.MultiPass(), kd.Hybrid(40, order="class"), kd.Last(0.25)):
+    for ordering in (kd.MultiPass(), kd.Hybrid(40, order="class"),
+                     kd.Hybrid(40, num_chunks=100), kd.Last(0.25)):
         again = kd.get_ordering(ordering.name, **ordering.get_config())
         assert again.get_config() == ordering.get_config()

@@ -1,6 +1,7 @@
 """The paper-scale configs (gin/paper_scale/*.gin) run for a few steps on
 `tfds.testing.mock_data` at a tiny image size, so none of them can rot; and
-the pretrain protocol resumes where Keras' BackupAndRestore left off.
+the pretrain protocol resumes where Keras' BackupAndRestore left off, and
+ends with the offline linear evaluation of the saved encoder when bound.
 
 Each config keeps its own objective, heads, optimizer, schedule, orderings
 and augmentations; only sizes change here (images 16×16, batch 8, 2 epochs
@@ -29,6 +30,12 @@ TINY = [
     "pretrain.max_examples = 16", "pretrain.knn_max_train_examples = 16",
     "pretrain.knn_max_test_examples = 8", "pretrain.knn_k = 5", "pretrain.shuffle_buffer = 16",
     "pretrain.policy = None", "encoders.resnet.input_shape = (16, 16, 3)",
+    # the offline linear evaluation after training: off (it reloads and
+    # retraces the encoder), but one epoch with crops of 16 where a test
+    # turns it on
+    "pretrain.linear_evaluation = None",
+    "evaluation.linear_evaluation.epochs = 1", "evaluation.linear_evaluation.batch_size = 8",
+    "probe/data.RandomResizedCrop.size = 16",
 ]
 
 
@@ -81,6 +88,25 @@ def test_config_runs_a_few_steps_on_mock_data(path, tmp_path):
     assert os.path.exists(tmp_path / "curves.png")
     config = (tmp_path / "operative_config.gin").read_text()
     assert "pretrain.reference" in config
+
+
+def test_the_offline_linear_evaluation_follows_training(tmp_path):
+    """Li et al.'s Table 2 config with its linear evaluation (main_lincls.py's
+    recipe: a LARS probe bound in a gin scope; one epoch here) on ImageNet's
+    mock: on the encoder just trained, and, in a run resumed after training
+    (its unit read back), on the encoder of the saved model; the top-1 is
+    measured and tabled."""
+    path = os.path.join(ROOT, "gin", "paper_scale", "li2022_table2.gin")
+    evaluate = ["pretrain.linear_evaluation = @evaluation.linear_evaluation"]
+    first = run(path, tmp_path, evaluate)["measurements"]["linear_evaluation_accuracy"]
+    assert 0.0 <= first <= 1.0
+    unit = tmp_path / "units" / "linear_evaluation.json"
+    assert len(json.loads(unit.read_text())["history"]["loss"]) == 1
+    assert "offline linear evaluation" in (tmp_path / "results.md").read_text()
+    unit.unlink()
+    again = run(path, tmp_path, evaluate)["measurements"]
+    assert again["epochs_run"] == 2 and 0.0 <= again["linear_evaluation_accuracy"] <= 1.0
+    assert unit.exists()
 
 
 def test_a_killed_run_resumes_at_its_epoch_in_the_ordering(tmp_path):

@@ -8,8 +8,9 @@ ordering picks the subset of examples an epoch uses:
 * ``cumulative``: epoch ``e`` of ``E`` uses the first ``(e + 1) / E`` of the
   ordering;
 * ``single_pass``: epoch ``e`` uses only chunk ``e`` of ``E`` equal chunks;
-* ``hybrid(switch_epoch)``: one single pass over the data in the first
-  ``switch_epoch`` epochs (``switch_epoch`` chunks), then iid over everything;
+* ``hybrid(switch_epoch, num_chunks)``: single pass over chunks ``0 ..
+  switch_epoch − 1`` of ``num_chunks`` (default ``switch_epoch``: all the
+  data) in the first ``switch_epoch`` epochs, then iid over everything;
 * ``last(fraction)``: the final ``fraction`` of the ordering, every epoch.
 
 Every epoch has ``steps_per_epoch * batch_size`` examples: the subset is
@@ -115,27 +116,43 @@ class SinglePass(Ordering):
 
 
 class Hybrid(Ordering):
-    """Single pass over ``switch_epoch`` chunks, then iid over everything.
+    """Single pass over the first ``switch_epoch`` of ``num_chunks`` chunks, then iid.
 
-    Li et al. switch after 40 of 100 epochs.
+    Epoch ``e < switch_epoch`` uses chunk ``e`` of ``num_chunks`` equal
+    chunks; later epochs use everything, iid. Li et al.'s hybrid resumes
+    their 100-epoch single-pass run at epoch 40 (README, ``--resume
+    checkpoint_0039``; ``main_simsiam.py`` ``get_incremental_dataloader``):
+    ``Hybrid(40, num_chunks=100)``, 40% of the data seen before the switch.
+    With ``num_chunks=None`` the chunks are ``switch_epoch``, so the single
+    pass covers all the data before the switch.
 
     Args:
-        switch_epoch: first iid epoch; epochs before it each use one of
-            ``switch_epoch`` equal chunks. Required.
+        switch_epoch: first iid epoch. Required.
+        num_chunks: chunks of the single pass, at least ``switch_epoch``, or
+            ``None`` for ``switch_epoch``. Defaults to ``None``.
         order: ``"random"`` or ``"class"``. Defaults to ``"random"``.
     """
 
     name = "hybrid"
 
-    def __init__(self, switch_epoch, order="random"):
+    def __init__(self, switch_epoch, num_chunks=None, order="random"):
         super().__init__(order)
         self.switch_epoch = _checks.positive_int("switch_epoch", switch_epoch)
+        if num_chunks is not None:
+            num_chunks = _checks.positive_int("num_chunks", num_chunks)
+            if num_chunks < self.switch_epoch:
+                raise _checks.invalid("num_chunks", f"at least switch_epoch={switch_epoch}",
+                                      num_chunks)
+        self.num_chunks = num_chunks
 
     def get_config(self):
-        return {"switch_epoch": self.switch_epoch, **super().get_config()}
+        return {"switch_epoch": self.switch_epoch, "num_chunks": self.num_chunks,
+                **super().get_config()}
 
     def subset(self, epoch, num_examples, num_epochs):
-        bounds = _chunk_bounds(num_examples, self.switch_epoch, "switch_epoch")
+        chunks = self.switch_epoch if self.num_chunks is None else self.num_chunks
+        bounds = _chunk_bounds(num_examples, chunks,
+                               "switch_epoch" if self.num_chunks is None else "num_chunks")
         if epoch >= self.switch_epoch:
             return slice(0, num_examples)
         return slice(bounds[epoch], bounds[epoch + 1])
@@ -177,7 +194,7 @@ def get_ordering(ordering, **config):
         **config: constructor arguments for a name (e.g. ``switch_epoch``).
 
     >>> get_ordering("hybrid", switch_epoch=40)
-    Hybrid(switch_epoch=40, order='random')
+    Hybrid(switch_epoch=40, num_chunks=None, order='random')
     """
     if isinstance(ordering, Ordering):
         if config:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from keras_collapse import _checks
 from keras_collapse.distribute import num_replicas
 from keras_collapse.losses import _ops
 
@@ -17,6 +18,13 @@ class PairLoss(keras.losses.Loss):
     attributes of the same name and returned by ``get_config``). The two views
     go in as ``loss(z_a, z_b)`` -- Keras' ``(y_true, y_pred)`` slots -- and the
     loss always computes in float32 whatever the input dtype.
+
+    Every objective also takes ``scale``, a constant factor on the loss (and
+    so on its gradients): solo-learn's Barlow Twins recipe multiplies its loss
+    by ``scale_loss = 0.1``, and averages BYOL's two directions where the paper
+    sums them (``scale=0.5``). Under LARS a factor is not neutral: biases and
+    BatchNorm parameters take plain ``lr·g`` steps, and solo-learn's trust
+    ratio ``η‖w‖/(‖g‖ + wd‖w‖)`` depends on the gradient's scale.
     """
 
     fn = None
@@ -31,8 +39,9 @@ class PairLoss(keras.losses.Loss):
     # others the head's embeddings, so any objective fits any model.
     takes_predictions = False
 
-    def __init__(self, name=None, reduction="sum_over_batch_size", dtype="float32"):
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype="float32", scale=1.0):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.scale = _checks.positive_float("scale", scale)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if y_true is None or y_pred is None:
@@ -60,6 +69,8 @@ class PairLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         loss = type(self).fn(y_true, y_pred, **self._settings())
+        if self.scale != 1.0:
+            loss = loss * self.scale
         replicas = num_replicas()
         if replicas == 1 or self.reduction in (None, "none"):
             return loss
@@ -82,4 +93,4 @@ class PairLoss(keras.losses.Loss):
         return {key: getattr(self, key) for key in self.settings}
 
     def get_config(self):
-        return {**super().get_config(), **self._settings()}
+        return {**super().get_config(), **self._settings(), "scale": self.scale}

@@ -80,6 +80,8 @@ class BarlowTwins(PairLoss):
 
     Args:
         redundancy_weight: λ for the off-diagonal terms. Defaults to `5e-3`.
+        scale: Constant factor on the loss (solo-learn's `scale_loss`, 0.1 in
+            its CIFAR recipe). Defaults to `1.0`.
 
     Example:
 

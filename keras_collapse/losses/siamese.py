@@ -120,6 +120,9 @@ class BYOL(MomentumTarget, PairLoss):
             `m_k = 1 − (1 − m_0)(cos(πk/K) + 1)/2`, rising to 1 at step
             `K = total_steps`; if `None` the momentum is constant.
             Defaults to `None`.
+        scale: Constant factor on the loss; `0.5` averages the two directions
+            as solo-learn's BYOL (`solo/methods/byol.py`) instead of the
+            paper's sum. Defaults to `1.0`.
 
     Example:
 
