@@ -52,13 +52,23 @@ def _describe(x):
     return f"a {type(x).__name__}"
 
 
+IMAGES_HINT = (
+    "A dataset of images, or of (images, labels) (e.g. from "
+    "keras.utils.image_dataset_from_directory), needs two augmented views of each "
+    "image first: fit(kc.data.two_views(dataset, kc.data.simclr_augment(size), "
+    "batch_size=...))"
+)
+
+
 def not_a_pair_error(x, where="inputs"):
     """The error for inputs that are not a pair of views."""
+    images = getattr(getattr(x, "shape", None), "rank", None) == 4 or (
+        isinstance(x, np.ndarray) and x.ndim == 4)
     return ValueError(
         f"Invalid value for argument `{where}`. SiameseModel expects a pair "
         f"(view_a, view_b) of batches of two views of the same examples. Received: "
-        f"{_describe(x)}. {WRAP_HINT}. For embeddings of single-view inputs use "
-        "model.embed(x) or model.encoder.predict(x)."
+        f"{_describe(x)}. {IMAGES_HINT + '. ' if images else ''}{WRAP_HINT}. For embeddings "
+        "of single-view inputs use model.embed(x) or model.encoder.predict(x)."
     )
 
 
