@@ -245,7 +245,8 @@ def prepare(arguments, objective, strategy, fit=True):
 
     Returns:
         `(arguments, filtered)`: the arguments to pass on, and whether `x` is
-        a dataset filtered of too-small batches (cardinality unknown).
+        a dataset of unknown cardinality (filtered of too-small batches, or
+        given so).
     """
     arguments = dict(arguments)
     if arguments.get("class_weight") is not None:
@@ -260,6 +261,9 @@ def prepare(arguments, objective, strategy, fit=True):
                     f"Invalid value for argument `{name}`: with a tf.data.Dataset, put "
                     "sample weights in its elements, ((view_a, view_b), None, weights).")
         arguments["x"], filtered = prepare_dataset(x, objective, strategy)
+        # Keras warns at the end of a dataset of unknown size even where that
+        # end is the epoch's (kc.data.two_views of an image folder, say).
+        filtered = filtered or int(x.cardinality()) == tf.data.UNKNOWN_CARDINALITY
         if fit:  # Keras ignores `shuffle` for datasets but warns when it is True
             arguments.setdefault("shuffle", False)
     elif is_pair(x) or arguments.get("y") is not None or hasattr(x, "shape"):

@@ -1,4 +1,4 @@
-"""The `keras-collapse` command: `run` a gin study, `list` the studies.
+"""The `keras-collapse` command: `run` a gin study, `list` the studies, `report` a model.
 
 `--help` and `list` import neither TensorFlow nor the studies (they read the
 study modules' docstrings from their files); `run` imports them when it
@@ -16,6 +16,8 @@ import os
 import shlex
 import sys
 
+from keras_collapse import _report_cli
+
 
 def _parser():
     parser = argparse.ArgumentParser(
@@ -31,6 +33,7 @@ def _parser():
     )
     run.add_argument("--output_dir", required=True, help="where results are written")
     commands.add_parser("list", help="name the studies, one line each")
+    _report_cli.add_parser(commands)
     return parser
 
 
@@ -134,6 +137,9 @@ def main(argv=None):
         for name, line in paper_scale_configs().items():
             print(f"{name:42s} {line}")
         return 0
+    if args.command == "report":
+        _import_tensorflow_quietly()
+        return _report_cli.report(args)
     files = [_resolve(p) for p in args.gin_files + args.gin_file]
     if not files:
         raise SystemExit("keras-collapse run: give at least one .gin file or study name")
