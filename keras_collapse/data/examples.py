@@ -47,21 +47,16 @@ def _without_labels(data):
     return data
 
 
-def is_batched(spec):
+def _is_batched(spec):
     """Whether dataset elements of this `tf.TensorSpec` are batches: image
     batches (rank 4) or vector batches (rank 2, unknown first dimension)."""
     shape = spec.shape
     return shape.rank == 4 or (shape.rank == 2 and shape[0] is None)
 
 
-def is_image(spec):
+def _is_image(spec):
     """Whether single examples of this spec are images `(height, width, channels)`."""
     return spec.shape.rank == 3 and spec.shape[-1] in _IMAGE_CHANNELS
-
-
-def has_fixed_size(spec):
-    """Whether single examples of this spec all have the same, known shape."""
-    return spec.shape.is_fully_defined()
 
 
 def _on_255_scale(low, high):
@@ -70,7 +65,7 @@ def _on_255_scale(low, high):
 
 def _scaled_dataset(examples):
     spec = examples.element_spec
-    if not (is_image(spec) and spec.dtype.is_floating):
+    if not (_is_image(spec) and spec.dtype.is_floating):
         return examples
     low, high = examples.take(SCALE_PROBE).reduce(
         (tf.constant(np.inf, spec.dtype), tf.constant(-np.inf, spec.dtype)),
@@ -115,7 +110,7 @@ def examples_of(data):
             raise _checks.invalid("data", "a non-empty dataset of examples",
                                   "an empty tf.data.Dataset (cardinality 0)")
         data = _without_labels(data)
-        if is_batched(data.element_spec):
+        if _is_batched(data.element_spec):
             data = data.unbatch()
         return _scaled_dataset(data)
     if isinstance(data, (tuple, list)):
@@ -131,8 +126,22 @@ def examples_of(data):
 
 
 def count(examples):
-    """The number of examples of a finite dataset: its cardinality when known,
-    else counted by reading it once (raises if it yields none)."""
+    """The number of examples of a finite dataset.
+
+    Its cardinality when known, else counted by reading it once.
+
+    Args:
+        examples: a ``tf.data.Dataset``.
+
+    Returns:
+        The number of elements, an int >= 1.
+
+    Raises:
+        ValueError: for an infinite dataset or one that yields nothing.
+
+    >>> count(tf.data.Dataset.range(10).filter(lambda i: i % 2 == 0))
+    5
+    """
     cardinality = int(examples.cardinality())
     if cardinality == tf.data.INFINITE_CARDINALITY:
         raise _checks.invalid("data", "a finite dataset of examples",

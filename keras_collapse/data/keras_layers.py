@@ -122,7 +122,9 @@ class KerasAugment:
     def __call__(self, images, seed):
         images = to_float(images)
         with _seeded(self.layer, seed):
-            return self.layer(images, training=True)
+            # float32 as the package's augmentations, whatever the layers'
+            # compute dtype (float16 under a mixed precision policy).
+            return tf.cast(self.layer(images, training=True), tf.float32)
 
     def __repr__(self):
         return f"KerasAugment({type(self.layer).__name__} {self.layer.name!r})"

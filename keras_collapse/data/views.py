@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from keras_collapse import _checks
 from keras_collapse.data.augment import Compose, to_float
-from keras_collapse.data.examples import examples_of, has_fixed_size, is_image
+from keras_collapse.data.examples import examples_of
 from keras_collapse.data.keras_layers import KerasAugment
 
 __all__ = ["examples_of", "per_example", "two_views", "view_batches", "view_function",
@@ -142,8 +142,18 @@ def views_map_fn(augment_a, augment_b, seed):
 
 def per_example(spec):
     """Whether examples of this spec are viewed one at a time: images
-    ``(height, width, channels)`` whose shape is not known to be fixed."""
-    return spec.shape.rank == 3 and not has_fixed_size(spec)
+    ``(height, width, channels)`` whose shape is not known to be fixed.
+
+    Args:
+        spec: the ``tf.TensorSpec`` of a dataset's single examples.
+
+    Returns:
+        bool.
+
+    >>> per_example(tf.TensorSpec((None, None, 3))), per_example(tf.TensorSpec((32, 32, 3)))
+    (True, False)
+    """
+    return spec.shape.rank == 3 and not spec.shape.is_fully_defined()
 
 
 def view_batches(examples, fn, batch_size, drop_remainder, steps):
