@@ -23,7 +23,8 @@ def main(argv=None):
     if args.tiny:
         # Two logical devices on the CPU (before TensorFlow initialises it).
         cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         args.epochs, args.batch_size = 1, 64
     import keras
 

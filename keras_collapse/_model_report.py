@@ -97,7 +97,8 @@ def _sample(args, shape, scale):
     elif args.tfds:
         resize = keras.layers.Resizing(*size, crop_to_aspect_ratio=True)
         data = tfds(args.tfds, split=args.split, data_dir=args.data_dir)
-        data, what = data.map(lambda x, y: resize(x) / 255.0), f"images of {args.tfds} ({args.split})"
+        data = data.map(lambda x, y: resize(x) / 255.0)
+        what = f"images of {args.tfds} ({args.split})"
     else:
         array = np.load(args.npy, mmap_mode="r")
         rng = np.random.default_rng(args.seed)
