@@ -52,13 +52,23 @@ def _describe(x):
     return f"a {type(x).__name__}"
 
 
+IMAGES_HINT = (
+    "A dataset of images, or of (images, labels) (e.g. from "
+    "keras.utils.image_dataset_from_directory), needs two augmented views of each "
+    "image first: fit(kc.data.two_views(dataset, kc.data.simclr_augment(size), "
+    "batch_size=...))"
+)
+
+
 def not_a_pair_error(x, where="inputs"):
     """The error for inputs that are not a pair of views."""
+    images = getattr(getattr(x, "shape", None), "rank", None) == 4 or (
+        isinstance(x, np.ndarray) and x.ndim == 4)
     return ValueError(
         f"Invalid value for argument `{where}`. SiameseModel expects a pair "
         f"(view_a, view_b) of batches of two views of the same examples. Received: "
-        f"{_describe(x)}. {WRAP_HINT}. For embeddings of single-view inputs use "
-        "model.embed(x) or model.encoder.predict(x)."
+        f"{_describe(x)}. {IMAGES_HINT + '. ' if images else ''}{WRAP_HINT}. For embeddings "
+        "of single-view inputs use model.embed(x) or model.encoder.predict(x)."
     )
 
 
@@ -235,7 +245,8 @@ def prepare(arguments, objective, strategy, fit=True):
 
     Returns:
         `(arguments, filtered)`: the arguments to pass on, and whether `x` is
-        a dataset filtered of too-small batches (cardinality unknown).
+        a dataset of unknown cardinality (filtered of too-small batches, or
+        given so).
     """
     arguments = dict(arguments)
     if arguments.get("class_weight") is not None:
@@ -250,6 +261,9 @@ def prepare(arguments, objective, strategy, fit=True):
                     f"Invalid value for argument `{name}`: with a tf.data.Dataset, put "
                     "sample weights in its elements, ((view_a, view_b), None, weights).")
         arguments["x"], filtered = prepare_dataset(x, objective, strategy)
+        # Keras warns at the end of a dataset of unknown size even where that
+        # end is the epoch's (kc.data.two_views of an image folder, say).
+        filtered = filtered or int(x.cardinality()) == tf.data.UNKNOWN_CARDINALITY
         if fit:  # Keras ignores `shuffle` for datasets but warns when it is True
             arguments.setdefault("shuffle", False)
     elif is_pair(x) or arguments.get("y") is not None or hasattr(x, "shape"):

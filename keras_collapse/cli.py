@@ -1,4 +1,4 @@
-"""The `keras-collapse` command: `run` a gin study, `list` the studies.
+"""The `keras-collapse` command: `run` a gin study, `list` the studies, `report` a model.
 
 `--help` and `list` import neither TensorFlow nor the studies (they read the
 study modules' docstrings from their files); `run` imports them when it
@@ -15,6 +15,9 @@ import importlib.util
 import os
 import shlex
 import sys
+import textwrap
+
+from keras_collapse import _report_cli
 
 
 def _parser():
@@ -31,6 +34,7 @@ def _parser():
     )
     run.add_argument("--output_dir", required=True, help="where results are written")
     commands.add_parser("list", help="name the studies, one line each")
+    _report_cli.add_parser(commands)
     return parser
 
 
@@ -63,16 +67,39 @@ def describe():
     return out
 
 
+def header_summary(text, skip=50):
+    r"""The opening of a config's header comment: its first sentence, or, where
+    the recipe's details follow a `(source):` past the first `skip`
+    characters, the sentence up to that colon.
+
+    >>> header_summary("# SimCLR (Chen et al. 2020) on CIFAR-10, solo-learn's recipe\n"
+    ...                "# (simclr.yaml): LARS lr 0.4, τ 0.2. Reference: ...")
+    "SimCLR (Chen et al. 2020) on CIFAR-10, solo-learn's recipe (simclr.yaml)"
+    """
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("# ").strip())
+    text, depth = " ".join(lines), 0
+    for i, char in enumerate(text):
+        depth += (char in "([") - (char in ")]")
+        if depth == 0 and char == "." and text[i + 1:i + 2] in ("", " "):
+            return text[:i + 1]
+        if depth == 0 and char == ":" and i >= skip and text[i - 1] == ")":
+            return text[:i]
+    return text
+
+
 def paper_scale_configs():
-    """`{"paper_scale/<name>": first header line}` of the GPU-scale configs
+    """`{"paper_scale/<name>": header summary}` of the GPU-scale configs
     (`gin/paper_scale/*.gin`; files starting with `_` are shared parts)."""
     directory = os.path.join(gin_dir(), "paper_scale")
     out = {}
     for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else ():
         if name.endswith(".gin") and not name.startswith("_"):
             with open(os.path.join(directory, name), encoding="utf-8") as stream:
-                first = stream.readline().lstrip("# ").strip()
-            out[f"paper_scale/{name[:-len('.gin')]}"] = first
+                out[f"paper_scale/{name[:-len('.gin')]}"] = header_summary(stream.read())
     return out
 
 
@@ -132,8 +159,12 @@ def main(argv=None):
             print(f"{name:36s} {line}")
         print("\nPaper-scale configs (GPUs; TFDS data from a prepared copy):")
         for name, line in paper_scale_configs().items():
-            print(f"{name:42s} {line}")
+            print(textwrap.fill(line, 120, initial_indent=f"{name:42s} ",
+                                subsequent_indent=" " * 43, break_on_hyphens=False))
         return 0
+    if args.command == "report":
+        _import_tensorflow_quietly()
+        return _report_cli.report(args)
     files = [_resolve(p) for p in args.gin_files + args.gin_file]
     if not files:
         raise SystemExit("keras-collapse run: give at least one .gin file or study name")

@@ -199,25 +199,28 @@ def _max_pool(matrix, max_cells):
     return padded.reshape(rows // block, block, cols // block, block).max(axis=(1, 3)), block
 
 
-def report_figure(report):
+def report_figure(report, weights=True):
     """Log spectrum, cumulative explained variance and weight spectra side by side.
 
     Args:
         report: a :class:`keras_collapse.metrics.SpectrumReport`.
+        weights: draw the weight spectra panel. Defaults to `True`.
 
     Returns:
-        ``matplotlib.figure.Figure`` with three axes.
+        ``matplotlib.figure.Figure`` with three axes (two without weights).
 
     Example:
 
     >>> import numpy as np, keras_collapse as kc
     >>> z = np.random.default_rng(0).normal(size=(64, 4))
-    >>> len(report_figure(kc.metrics.spectrum_report(None, z)).axes)
-    3
+    >>> report = kc.metrics.spectrum_report(None, z)
+    >>> len(report_figure(report).axes), len(report_figure(report, weights=False).axes)
+    (3, 2)
 
     Reference: Jing et al. 2022, arXiv 2110.09348; Li et al. 2022, arXiv 2209.15007.
     """
-    fig, (ax_spec, ax_cum, ax_w) = _new_figure(ncols=3, width=4.2)
+    fig, axes = _new_figure(ncols=3 if weights else 2, width=4.2)
+    ax_spec, ax_cum = axes[:2]
     plot_log_spectrum(ax_spec, report.eigenvalues)
     curve = cumulative_from_eigenvalues(report.eigenvalues)
     ax_cum.plot(np.arange(1, curve.size + 1), curve, color="C0")
@@ -225,7 +228,8 @@ def report_figure(report):
     ax_cum.set_xlabel("k")
     ax_cum.set_ylabel("e_k = Σ_{i≤k} σ_i / Σ σ_i")
     ax_cum.set_title(f"cumulative explained variance (AUC {report.auc:.3f})")
-    plot_weight_spectra(ax_w, report.weight_singular_values)
+    if weights:
+        plot_weight_spectra(axes[2], report.weight_singular_values)
     return fig
 
 

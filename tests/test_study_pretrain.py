@@ -76,6 +76,24 @@ def test_every_config_is_listed_with_its_reference():
         assert "pretrain.reference = " in text, path
 
 
+def test_list_shows_each_configs_opening_clause_whole(capsys):
+    """`keras-collapse list` gives each config's header up to the end of a
+    sentence or of its `recipe (source)` (it printed the first line, cut
+    mid-sentence: "… on CIFAR-10,")."""
+    for name, summary in paper_scale_configs().items():
+        assert summary.endswith((".", ")")), (name, summary)
+        assert summary.count("(") == summary.count(")") and len(summary) < 300, (name, summary)
+    assert paper_scale_configs()["paper_scale/cifar10_barlow_twins"] == (
+        "Barlow Twins (Zbontar et al. 2021, arXiv 2103.03230) on CIFAR-10, solo-learn's recipe "
+        "(scripts/pretrain/cifar/barlow.yaml, augmentations/asymmetric.yaml)")
+    from keras_collapse import cli
+
+    assert cli.main(["list"]) == 0
+    listed = " ".join(capsys.readouterr().out.split())
+    for summary in paper_scale_configs().values():
+        assert summary in listed
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_config_runs_a_few_steps_on_mock_data(path, tmp_path):
     results = run(path, tmp_path)

@@ -7,7 +7,9 @@ run from an empty directory: the studies and their configs come with it
 typed binding fails in one line before anything is written.
 """
 
+import email.parser
 import glob
+import hashlib
 import os
 import shutil
 import subprocess
@@ -16,13 +18,14 @@ import zipfile
 
 import pytest
 
+import keras_collapse
 from keras_collapse import cli
 from studytools import DIRECTCLR_SMALL, LI2022_SMALL, ROOT
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """`(wheel path, install directory)` of this checkout, built as pip builds it.
+    """`(wheel path, install directory, build log)` of this checkout, built as pip builds it.
 
     Built from a copy (symbolic links kept), so that test workers building at
     the same time do not share a build directory.
@@ -32,14 +35,14 @@ def installed(tmp_path_factory):
     shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "dist", "*.egg-info", "runs", "__pycache__", ".pytest_cache",
         ".hypothesis"))
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w",
                             str(root / "wheel"), str(source)], timeout=600, capture_output=True,
                            text=True)
     assert built.returncode == 0, built.stderr[-3000:]
     wheel = glob.glob(str(root / "wheel" / "*.whl"))[0]
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(root / "site"), wheel], check=True, timeout=600, capture_output=True)
-    return wheel, root / "site"
+    return wheel, root / "site", built.stdout + built.stderr
 
 
 def run_installed(site, args, cwd, env=()):
@@ -64,6 +67,47 @@ def test_the_wheel_ships_the_studies_under_the_package(installed):
     top_level = [name for name in names if name.endswith("top_level.txt")]
     if top_level:
         assert zipfile.ZipFile(installed[0]).read(top_level[0]).split() == [b"keras_collapse"]
+
+
+#: MD5 of https://www.apache.org/licenses/LICENSE-2.0.txt, the full standard text.
+APACHE_2_MD5 = "3b83ef96387f14655fc854ddc3c6bd57"
+
+
+def test_the_wheel_metadata_carries_license_classifiers_and_version(installed):
+    """PEP 639 metadata: the SPDX license expression and the LICENSE file (the
+    full Apache-2.0 text), classifiers without a License one, the version of
+    `keras_collapse.__version__`, tested lower bounds; and setuptools said
+    nothing deprecated (the former `license = {text = ...}` table did)."""
+    archive = zipfile.ZipFile(installed[0])
+    (metadata_name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    metadata = email.parser.Parser().parsestr(archive.read(metadata_name).decode())
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert metadata.get_all("License-File") == ["LICENSE"]
+    shipped = archive.read(metadata_name.replace("METADATA", "licenses/LICENSE"))
+    with open(os.path.join(ROOT, "LICENSE"), "rb") as stream:
+        assert shipped == stream.read()
+    assert hashlib.md5(shipped).hexdigest() == APACHE_2_MD5
+    classifiers = metadata.get_all("Classifier")
+    assert "Programming Language :: Python :: 3.11" in classifiers
+    assert "Intended Audience :: Science/Research" in classifiers
+    assert not [c for c in classifiers if c.startswith("License ::")]
+    assert metadata["Version"] == keras_collapse.__version__
+    assert metadata["Author"] == "keras-collapse maintainers"
+    assert metadata["Requires-Python"] == ">=3.11"
+    assert "tensorflow>=2.21" in metadata.get_all("Requires-Dist")
+    assert "SetuptoolsDeprecationWarning" not in installed[2]
+    assert "adding license file 'LICENSE'" in installed[2]
+
+
+def test_citation_and_changelog_name_the_papers_and_the_version():
+    with open(os.path.join(ROOT, "CITATION.cff"), encoding="utf-8") as stream:
+        citation = stream.read()
+    for arxiv in ("2110.09348", "2209.15007", "2210.00638", "2402.09586"):
+        assert f'value: "arXiv:{arxiv}"' in citation
+    assert f"\nversion: {keras_collapse.__version__}\n" in citation
+    assert "\nlicense: Apache-2.0\n" in citation
+    with open(os.path.join(ROOT, "CHANGELOG.md"), encoding="utf-8") as stream:
+        assert f"## {keras_collapse.__version__}" in stream.read()
 
 
 def test_the_installed_copy_is_the_one_imported(installed, tmp_path):

@@ -1,7 +1,10 @@
 """tf.data two-view pipelines, augmentations, orderings and data sources.
 
 * Views: :func:`two_views`, :func:`ordered_views` (orderings of Li et al. 2022),
-  :func:`tfds_views` (streamed from TFDS, iid or in an ordering).
+  :func:`tfds_views` (streamed from TFDS, iid or in an ordering); they take
+  arrays or datasets of single examples or batches (:func:`examples_of`, e.g.
+  ``keras.utils.image_dataset_from_directory``), and Keras preprocessing
+  layers as view functions (:class:`KerasAugment`).
 * Image augmentations (SimCLR / BYOL, torchvision's rules): :class:`RandomResizedCrop`,
   :class:`RandomFlip`, :class:`ColorJitter`, :class:`RandomGrayscale`,
   :class:`GaussianBlur`, :class:`RandomSolarize`, :class:`Compose`,
@@ -31,6 +34,8 @@ from keras_collapse.data.augment import (
     simclr_augment,
     to_float,
 )
+from keras_collapse.data.examples import examples_of
+from keras_collapse.data.keras_layers import KerasAugment
 from keras_collapse.data.noise import (
     GaussianNoise,
     IsotropicNoise,
@@ -54,7 +59,7 @@ from keras_collapse.data.orderings import (
 from keras_collapse.data.preprocess import CenterCrop
 from keras_collapse.data.sources import digits, synthetic_gaussian, tfds
 from keras_collapse.data.streamed import tfds_views
-from keras_collapse.data.views import examples_of, two_views, views_map_fn
+from keras_collapse.data.views import two_views, views_map_fn
 
 __all__ = [
     "CenterCrop",
@@ -66,6 +71,7 @@ __all__ = [
     "GaussianNoise",
     "Hybrid",
     "IsotropicNoise",
+    "KerasAugment",
     "Last",
     "MultiPass",
     "NORMALIZATION",

@@ -27,7 +27,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_collapse import _checks
-from keras_collapse.data.views import examples_of, views_map_fn
+from keras_collapse.data._stream import stream_views
+from keras_collapse.data.examples import count, examples_of
+from keras_collapse.data.views import views_map_fn
 
 _ORDERS = {"random", "class"}
 
@@ -257,7 +259,8 @@ def check_initial_epoch(initial_epoch, num_epochs):
 
 
 def ordered_views(data, ordering, augment_a, augment_b=None, *, batch_size, num_epochs,
-                  steps_per_epoch=None, seed=0, labels=None, initial_epoch=0):
+                  steps_per_epoch=None, seed=0, labels=None, initial_epoch=0,
+                  shuffle_buffer=10_000):
     """A two-view pipeline following an ordering, for ``model.fit``.
 
     Yields ``(num_epochs - initial_epoch) * steps_per_epoch`` batches
@@ -267,12 +270,25 @@ def ordered_views(data, ordering, augment_a, augment_b=None, *, batch_size, num_
     :func:`~keras_collapse.data.views.views_map_fn`), so resuming reproduces
     the uninterrupted run.
 
+    A ``tf.data.Dataset`` (of single examples or of batches, e.g. from
+    ``keras.utils.image_dataset_from_directory``) is streamed, as
+    :func:`~keras_collapse.data.tfds_views` streams TFDS: its fixed ordering is
+    the order it yields its examples (for arrays it is a seeded permutation),
+    and epoch ``e`` reads its chunk with ``skip``/``take`` (reading, and
+    decoding, the examples before the chunk), shuffles it in a buffer of
+    ``shuffle_buffer`` examples and repeats it. The order must then be the
+    same on every read: give ``image_dataset_from_directory`` ``shuffle=False``
+    (its ``shuffle=True`` reshuffles every epoch). A dataset of unknown size
+    is read once to count it. ``order="class"`` needs the labels of every
+    example, so such a dataset is loaded into memory instead.
+
     Args:
         data: array ``(num_examples, ...)``, tuple ``(x, y)`` (``y`` is used as
             ``labels`` when none are given), or a finite ``tf.data.Dataset``
-            (loaded into memory).
+            (streamed; see above).
         ordering: an :class:`Ordering` or a registered name.
-        augment_a: callable ``(batch, seed) -> batch``.
+        augment_a: callable ``(batch, seed) -> batch``, or a Keras
+            preprocessing layer.
         augment_b: callable for view b, ``None`` for ``augment_a``.
             Defaults to ``None``.
         batch_size: examples per batch. Required.
@@ -282,6 +298,8 @@ def ordered_views(data, ordering, augment_a, augment_b=None, *, batch_size, num_
         seed: integer seed. Defaults to ``0``.
         labels: class labels for ``order="class"``. Defaults to ``None``.
         initial_epoch: first epoch to produce (to resume). Defaults to ``0``.
+        shuffle_buffer: shuffle buffer in examples, for a streamed dataset.
+            Defaults to ``10_000``.
 
     Returns:
         A prefetched ``tf.data.Dataset``.
@@ -296,19 +314,27 @@ def ordered_views(data, ordering, augment_a, augment_b=None, *, batch_size, num_
     if labels is None and isinstance(data, (tuple, list)) and len(data) == 2:
         labels = np.asarray(data[1])
     examples = examples_of(data)
-    if isinstance(examples, tf.data.Dataset):
-        examples = list(examples.as_numpy_iterator())
+    streamed = isinstance(examples, tf.data.Dataset) and ordering.order == "random"
+    if isinstance(examples, tf.data.Dataset) and not streamed:
+        examples = list(examples.as_numpy_iterator())  # order="class": sorted by label
         if not examples:
             raise _checks.invalid("data", "a non-empty dataset of examples",
                                   "a tf.data.Dataset that yielded no examples")
         examples = np.stack(examples)
-    num_examples = examples.shape[0]
+    num_examples = count(examples) if streamed else examples.shape[0]
     batch_size = _checks.positive_int("batch_size", batch_size)
     if steps_per_epoch is None:
         steps_per_epoch = max(1, num_examples // batch_size)
     steps_per_epoch = _checks.positive_int("steps_per_epoch", steps_per_epoch)
     num_epochs = _checks.positive_int("num_epochs", num_epochs)
     check_initial_epoch(initial_epoch, num_epochs)
+    if streamed:
+        return stream_views(
+            lambda subset: examples.skip(subset.start).take(subset.stop - subset.start),
+            num_examples, ordering, augment_a, augment_b, batch_size=batch_size,
+            num_epochs=num_epochs, steps_per_epoch=steps_per_epoch,
+            shuffle_buffer=_checks.positive_int("shuffle_buffer", shuffle_buffer), seed=seed,
+            initial_epoch=initial_epoch)
     # Fail now, not inside the generator, on bad settings.
     epoch_indices(ordering, initial_epoch, num_examples, num_epochs, steps_per_epoch,
                   batch_size, seed, labels)

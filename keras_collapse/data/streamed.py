@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras_collapse import _checks
 from keras_collapse.data.orderings import MultiPass, check_initial_epoch, get_ordering
 from keras_collapse.data.sources import tfds as _tfds
-from keras_collapse.data.views import views_map_fn
+from keras_collapse.data._stream import stream_views
 
 
 def _num_examples(name, split, data_dir, max_examples):
@@ -47,7 +47,8 @@ def tfds_views(name, augment_a, augment_b=None, *, batch_size, num_epochs, steps
     Args:
         name: TFDS name (`"cifar10"`, `"imagenet2012"`, …), read from a
             prepared copy (:func:`~keras_collapse.data.tfds`).
-        augment_a: Callable `(batch, seed) -> batch` for view a.
+        augment_a: Callable `(batch, seed) -> batch` for view a, or a Keras
+            preprocessing layer.
         augment_b: Callable for view b, `None` for `augment_a`. Defaults to `None`.
         batch_size: Examples per batch (the global batch). Required.
         num_epochs: Epochs of the run (`E`, the number of chunks). Required.
@@ -61,7 +62,9 @@ def tfds_views(name, augment_a, augment_b=None, *, batch_size, num_epochs, steps
             Defaults to `None`.
         preprocess: Per-example callable `image -> image` applied before
             batching (e.g. :class:`~keras_collapse.data.CenterCrop` to give
-            ImageNet's images one size), or `None`. Defaults to `None`.
+            ImageNet's images one size), or `None`; without it, images of
+            different sizes are viewed one at a time before batching.
+            Defaults to `None`.
         shuffle_buffer: Shuffle buffer in examples. Defaults to `10_000`.
         seed: Integer seed of the shuffles and the views. Defaults to `0`.
         initial_epoch: First epoch to produce (to resume). Defaults to `0`.
@@ -99,28 +102,15 @@ def tfds_views(name, augment_a, augment_b=None, *, batch_size, num_epochs, steps
     if steps_per_epoch is None:
         steps_per_epoch = max(1, num_examples // batch_size)
     steps_per_epoch = _checks.positive_int("steps_per_epoch", steps_per_epoch)
-    per_epoch = steps_per_epoch * batch_size
 
-    def epoch_examples(epoch):
-        subset = ordering.subset(epoch, num_examples, num_epochs)
+    def read(subset):
         data = _tfds(name, split=f"{split}[{subset.start}:{subset.stop}]", data_dir=data_dir)
         data = data.take(subset.stop - subset.start).map(lambda image, label: image)
         if preprocess is not None:
             data = data.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
-        data = data.shuffle(shuffle_buffer, seed=seed * 100_003 + epoch,
-                            reshuffle_each_iteration=True)
-        return data.repeat().take(per_epoch)
+        return data
 
-    # Epochs follow each other (concatenate): a finished epoch's reader and
-    # shuffle buffer are released before the next one fills.
-    examples = epoch_examples(initial_epoch)
-    for epoch in range(initial_epoch + 1, num_epochs):
-        examples = examples.concatenate(epoch_examples(epoch))
-    batches = examples.batch(batch_size, drop_remainder=True)
-    steps = tf.data.Dataset.range(initial_epoch * steps_per_epoch,
-                                  num_epochs * steps_per_epoch)
-    fn = views_map_fn(augment_a, augment_b, seed)
-    dataset = tf.data.Dataset.zip((steps, batches)).map(fn, num_parallel_calls=tf.data.AUTOTUNE)
-    total = (num_epochs - initial_epoch) * steps_per_epoch
-    return dataset.apply(tf.data.experimental.assert_cardinality(total)).prefetch(
-        tf.data.AUTOTUNE)
+    return stream_views(read, num_examples, ordering, augment_a, augment_b,
+                        batch_size=batch_size, num_epochs=num_epochs,
+                        steps_per_epoch=steps_per_epoch, shuffle_buffer=shuffle_buffer, seed=seed,
+                        initial_epoch=initial_epoch)
