@@ -66,8 +66,9 @@ def end_of_data_expected():
     `steps_per_epoch`, where the end of the data is the normal end of the
     epoch (its `EpochIterator.catch_stop_iteration`). `SiameseModel` filters
     out batches too small for the objective, which makes the cardinality
-    unknown, so without this every such `fit` would print the warning once.
-    Used only when the caller gave no `steps_per_epoch`/`steps`.
+    unknown, so without this every such `fit` would print the warning once
+    (and once per epoch for such validation data). Used only when the caller
+    gave no `steps_per_epoch`/`steps` (`validation_steps`).
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Your input ran out of data")
