@@ -92,6 +92,15 @@ def before_tensorflow(files, bindings, output_dir):
         files: The resolved `.gin` files.
         bindings: The `--gin_param` strings.
         output_dir: The `--output_dir` argument.
+
+    Example:
+
+    >>> try:
+    ...     before_tensorflow([], ["werank2023.ks = (0.1,"], "runs/werank")
+    ... except SystemExit as error:
+    ...     print(error)  # doctest: +NORMALIZE_WHITESPACE
+    keras-collapse: invalid gin configuration: cannot parse 'werank2023.ks = (0.1,':
+    a parenthesis, bracket or quote is not closed
     """
     problem = _backend.environment_problem()
     if problem:
@@ -111,7 +120,12 @@ def before_tensorflow(files, bindings, output_dir):
 
 
 def keras_backend():
-    """After TensorFlow's import: `SystemExit` unless Keras runs on it (keras.json)."""
+    """After TensorFlow's import: `SystemExit` unless Keras runs on it (keras.json).
+
+    Example:
+
+    >>> keras_backend()  # the test suite runs on TensorFlow: nothing to say
+    """
     try:
         _backend.require_tensorflow()
     except ImportError as error:

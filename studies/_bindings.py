@@ -58,7 +58,13 @@ def _references(value):
 
 class Binding(NamedTuple):
     """One binding as written: `scope/name.param` (a macro `NAME` is
-    `NAME/gin.macro.value` to gin)."""
+    `NAME/gin.macro.value` to gin).
+
+    Example:
+
+    >>> str(Binding("tour", "werank2023", "steps")), str(Binding("WERANK", "gin.macro", "value"))
+    ('tour/werank2023.steps', 'WERANK')
+    """
 
     scope: str
     name: str

@@ -92,7 +92,18 @@ def saved_results(output_dir):
     """What a study run into `output_dir` would read back, as a phrase
     (`"2 finished unit(s)"`), or `""`: its finished units (`units/*.json`;
     the tour's parts' `<part>/units/*.json`) and the Keras training backup of
-    a paper-scale run (`backup/`)."""
+    a paper-scale run (`backup/`).
+
+    Example:
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> saved_results(folder)
+    ''
+    >>> write_atomic(os.path.join(folder, "werank2023", "units", "k=0.1.json"), "{}")
+    >>> saved_results(folder)
+    '1 finished unit(s)'
+    """
     units = glob.glob(os.path.join(output_dir, "units", "*.json")) + glob.glob(
         os.path.join(output_dir, "*", "units", "*.json"))
     backup = glob.glob(os.path.join(output_dir, "backup", "**", "*"), recursive=True)
