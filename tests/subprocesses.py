@@ -59,13 +59,13 @@ def run(command, timeout=TIMEOUT_S, **kwargs):
 
     Example:
 
-    >>> import os, sys
-    >>> script = "from subprocesses import step; import time; step('loading'); time.sleep(60)"
+    >>> import sys
+    >>> script = "import sys, time; print('[step] loading', file=sys.stderr); time.sleep(60)"
     >>> try:
-    ...     run([sys.executable, "-c", script], timeout=5, cwd=os.path.dirname(__file__))
+    ...     run([sys.executable, "-S", "-c", script], timeout=3)
     ... except pytest.fail.Exception as failure:
     ...     print(str(failure).splitlines()[0].split(" timed out ")[1])
-    after 5 s in step 'loading'.
+    after 3 s in step 'loading'.
     """
     kwargs.setdefault("capture_output", True)
     try:
