@@ -27,6 +27,11 @@ if _COMMAND:
     # out of them (set before TensorFlow is imported).
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 else:
+    # On another Keras backend the package would import, then fail while
+    # building a model: say so now (the command checks before `run`).
+    from keras_collapse._backend import require_tensorflow as _require_tensorflow
+
+    _require_tensorflow()
     # Modules defining Keras-serializable objects load eagerly, so that
     # `import keras_collapse` is enough for `keras.saving.load_model` to find
     # them. The `keras-collapse` command skips this (its `--help` and `list`

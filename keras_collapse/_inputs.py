@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_collapse import _checks
 from keras_collapse.distribute import check_global_batch
 
 #: Keras' default `batch_size` for arrays.
@@ -142,6 +143,9 @@ def prepare_dataset(dataset, objective, strategy, what="x"):
         raise targets_error(spec[1])
     if len(spec) > 3:
         raise not_a_pair_error(spec, what)
+    if int(dataset.cardinality()) == 0:
+        raise _checks.invalid(what, "a non-empty dataset of batches",
+                              "an empty tf.data.Dataset (cardinality 0)")
     weighted = len(spec) == 3 and not isinstance(spec[2], tf.NoneTensorSpec)
     if weighted and getattr(objective, "whole_batch", False):
         raise refuse_weights(objective)
@@ -244,26 +248,28 @@ def prepare(arguments, objective, strategy, fit=True):
             `evaluate`.
 
     Returns:
-        `(arguments, filtered)`: the arguments to pass on, and whether `x` is
-        a dataset of unknown cardinality (filtered of too-small batches, or
-        given so).
+        `(arguments, filtered)`: the arguments to pass on, and the names of
+        those (`"x"`, `"validation_data"`) that are datasets filtered of
+        too-small batches or of unknown cardinality (whose end Keras cannot
+        foresee).
     """
     arguments = dict(arguments)
     if arguments.get("class_weight") is not None:
         raise ValueError(
             "Invalid value for argument `class_weight`. A self-supervised model "
             "has no classes; weight examples with sample_weight instead.")
-    x, filtered = arguments.get("x"), False
+    x, filtered = arguments.get("x"), set()
     if isinstance(x, tf.data.Dataset):
         for name in ("y", "sample_weight"):
             if arguments.get(name) is not None:
                 raise ValueError(
                     f"Invalid value for argument `{name}`: with a tf.data.Dataset, put "
                     "sample weights in its elements, ((view_a, view_b), None, weights).")
-        arguments["x"], filtered = prepare_dataset(x, objective, strategy)
+        arguments["x"], skips = prepare_dataset(x, objective, strategy)
         # Keras warns at the end of a dataset of unknown size even where that
         # end is the epoch's (kc.data.two_views of an image folder, say).
-        filtered = filtered or int(x.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+        unknown = int(x.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+        filtered |= {"x"} if skips or unknown else set()
         if fit:  # Keras ignores `shuffle` for datasets but warns when it is True
             arguments.setdefault("shuffle", False)
     elif is_pair(x) or arguments.get("y") is not None or hasattr(x, "shape"):
@@ -273,11 +279,12 @@ def prepare(arguments, objective, strategy, fit=True):
     data = arguments.get("validation_data")
     if fit and data is not None:
         if isinstance(data, tf.data.Dataset):
-            arguments["validation_data"], _ = prepare_dataset(
+            arguments["validation_data"], skips = prepare_dataset(
                 data, objective, strategy, "validation_data")
+            filtered |= {"validation_data"} if skips else set()
         elif isinstance(data, (tuple, list)) and len(data) in (1, 2, 3):
             x_val, y_val, w_val = (*data, None, None)[:3]
             batch_size = arguments.get("validation_batch_size") or arguments.get("batch_size")
             arguments["validation_data"] = prepare_arrays(
                 x_val, y_val, w_val, batch_size, objective, strategy, what="validation_data")
-    return arguments, filtered
+    return arguments, frozenset(filtered)

@@ -68,7 +68,8 @@ def end_of_data_expected():
     out batches too small for the objective, which makes the cardinality
     unknown, and the two-view pipelines of an unbatched dataset (an image
     folder) have none, so without this every such `fit` would print the
-    warning once. Used only when the caller gave no `steps_per_epoch`/`steps`.
+    warning once (and once per epoch for such validation data). Used only
+    when the caller gave no `steps_per_epoch`/`steps` (`validation_steps`).
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Your input ran out of data")

@@ -1,10 +1,12 @@
 """The `keras-collapse` command: `run` a gin study, `list` the studies, `report` a model.
 
-`--help` and `list` import neither TensorFlow nor the studies (they read the
-study modules' docstrings from their files); `run` imports them when it
-starts. The studies and their `.gin` files are installed with the package
-(`keras_collapse/studies/`, `keras_collapse/studies/gin/`), so a study runs by
-name from any directory.
+`--help`, `--version` and `list` import neither TensorFlow nor the studies
+(they read the study modules' docstrings from their files); `run` checks
+what it can first (`_cli_checks`: the Keras backend, the gin syntax, the
+output directory) and then imports them. Ctrl-C ends a run with one line
+saying how to resume it. The studies and their `.gin` files are installed
+with the package (`keras_collapse/studies/`, `keras_collapse/studies/gin/`),
+so a study runs by name from any directory.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import os
 import shlex
 import sys
 import textwrap
+import tokenize
 
-from keras_collapse import _report_cli
+from keras_collapse import __version__, _cli_checks, _report_cli
 
 
 def _parser():
@@ -25,6 +28,7 @@ def _parser():
         prog="keras-collapse",
         description="Run gin-configured studies of representation collapse.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a study from .gin files or by name")
     run.add_argument("gin_files", nargs="*", help=".gin files or study names (e.g. tour)")
@@ -168,7 +172,24 @@ def main(argv=None):
     files = [_resolve(p) for p in args.gin_files + args.gin_file]
     if not files:
         raise SystemExit("keras-collapse run: give at least one .gin file or study name")
+    _cli_checks.before_tensorflow(files, args.gin_param, args.output_dir)
+    try:
+        return _run(files, args, argv)
+    except KeyboardInterrupt:
+        return _interrupted(args.output_dir)
+
+
+def _interrupted(output_dir):
+    """One line instead of the traceback of Ctrl-C; exit status 130 (128 + SIGINT)."""
+    print(f"\nkeras-collapse: interrupted. Run the same command to resume: the finished "
+          f"units in {output_dir} are read back.", file=sys.stderr, flush=True)
+    return 130
+
+
+def _run(files, args, argv):
+    """Parse and check the configuration, then run the study."""
     _import_tensorflow_quietly()
+    _cli_checks.keras_backend()
     import gin
 
     from keras_collapse import studies
@@ -177,11 +198,14 @@ def main(argv=None):
     gin.clear_config()
     try:
         gin.parse_config_files_and_bindings(files, args.gin_param, skip_unknown=False)
-        studies.check_bindings()
-    except (ValueError, KeyError, NameError, SyntaxError, TypeError) as error:
+        studies.check_bindings(given=args.gin_param)
+    except (ValueError, KeyError, NameError, SyntaxError, TypeError, tokenize.TokenError) as error:
         raise SystemExit(f"keras-collapse: invalid gin configuration: {error}") from None
     command = "keras-collapse " + " ".join(shlex.quote(a) for a in argv)
-    studies.experiment(output_dir=args.output_dir, command=command)
+    try:
+        studies.experiment(output_dir=args.output_dir, command=command)
+    except studies.ConfigurationChanged as error:  # gin appends "In call to ..." lines
+        raise SystemExit(f"keras-collapse: {str(error).splitlines()[0]}") from None
     return 0
 
 

@@ -81,10 +81,11 @@ class NonFiniteGuard(keras.callbacks.Callback):
     estimated from Keras' running epoch mean (``b·m_b − a·m_a`` over the
     ``b − a`` batches between call-backs, exact for equal batch sizes).
 
-    The loss can stay finite while the weights are not: on CPU, oneDNN's
-    fused convolution + ReLU turns a NaN input into 0 in the forward pass
-    but not in the gradient, so one NaN pixel leaves every weight NaN and the
-    loss finite. With ``check_weights`` (the default) the guard also checks
+    The loss can stay finite while the weights are not: where the forward
+    pass drops a NaN input that the gradient keeps (oneDNN's fused
+    convolution + ReLU on CPUs where TensorFlow enables oneDNN, or a model
+    that masks non-finite activations with ``where``), one NaN pixel leaves
+    the kernel NaN and the loss finite. With ``check_weights`` (the default) the guard also checks
     every weight at the end of each epoch and fails the same way, naming the
     non-finite weights.
 
@@ -239,9 +240,10 @@ class NonFiniteGuard(keras.callbacks.Callback):
             f"{len(bad)} of {len(self.model.weights)} weight tensors hold NaN/Inf ({names}) "
             f"while the training loss stayed finite{last}"), epoch=epoch,
             causes=[
-                "a NaN/Inf in the inputs: on CPU, oneDNN's fused convolution + ReLU "
-                "maps a NaN input to 0 in the forward pass but not in the gradient, so "
-                "one NaN pixel makes the weights NaN while the loss stays finite. Check "
+                "a NaN/Inf in the inputs that the forward pass drops but the gradient "
+                "keeps (oneDNN's fused convolution + ReLU does, on CPUs where TensorFlow "
+                "enables oneDNN; so does masking with `where`), so one NaN pixel makes "
+                "the weights NaN while the loss stays finite. Check "
                 "the data (np.isfinite(x).all(), or tf.debugging.check_numerics in the "
                 "pipeline)."])
 

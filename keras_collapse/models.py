@@ -348,14 +348,32 @@ class SiameseModel(keras.Model):
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, with the data checked first (see the class docstring)."""
         arguments, filtered = self._prepare(_bind(keras.Model.fit, args, kwargs))
-        with _quiet_end_of_data(filtered and arguments.get("steps_per_epoch") is None):
-            return super().fit(**arguments)
+        quiet = "x" in filtered and arguments.get("steps_per_epoch") is None
+        # Keras evaluates the validation data through `evaluate` (with a cached
+        # dataset): its end is as expected as the training data's.
+        self._validation_filtered = "validation_data" in filtered
+        steps = int(self.optimizer.iterations.numpy())
+        try:
+            with _quiet_end_of_data(quiet):
+                history = super().fit(**arguments)
+        finally:
+            self._validation_filtered = False
+        if quiet and int(self.optimizer.iterations.numpy()) == steps and (
+                arguments.get("epochs", 1) > arguments.get("initial_epoch", 0)):
+            warnings.warn(
+                "SiameseModel: your input ran out of data: the training dataset yielded no "
+                f"batch of at least {_inputs.min_batch(self._ssl_loss, self.distribute_strategy)} "
+                "examples, so fit ran no training step.", UserWarning, stacklevel=2)
+        return history
 
     def evaluate(self, *args, **kwargs):
         """`keras.Model.evaluate`, with the data checked first."""
-        arguments, filtered = _bind(keras.Model.evaluate, args, kwargs), False
-        if not arguments.get("_use_cached_eval_dataset"):
+        arguments = _bind(keras.Model.evaluate, args, kwargs)
+        if arguments.get("_use_cached_eval_dataset"):  # fit's validation data
+            filtered = getattr(self, "_validation_filtered", False)
+        else:
             arguments, filtered = self._prepare(arguments, fit=False)
+            filtered = "x" in filtered
         with _quiet_end_of_data(filtered and arguments.get("steps") is None):
             return super().evaluate(**arguments)
 

@@ -106,6 +106,52 @@ class WERank(keras.regularizers.Regularizer):
         return {"alpha": self.alpha}
 
 
+@keras.saving.register_keras_serializable(package="keras_collapse")
+class Sum(keras.regularizers.Regularizer):
+    """The sum of several regularizers of one weight.
+
+    What :func:`attach_werank` gives a kernel that already has a regularizer
+    (an `L2(1e-2)` keeps its penalty, WERank's is added). Saved and reloaded
+    like any Keras regularizer.
+
+    Args:
+        regularizers: A non-empty list of regularizers (objects, names such as
+            `"l2"`, or serialized configs).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> both = Sum([keras.regularizers.L2(0.01), WERank(0.1)])
+    >>> kernel = 2 * np.eye(3, dtype="float32")
+    >>> round(float(both(kernel)), 4)  # 0.01 · 12 + 0.1 · ‖3I‖_F
+    0.6396
+    """
+
+    def __init__(self, regularizers):
+        if not isinstance(regularizers, (list, tuple)) or not regularizers:
+            raise _checks.invalid("regularizers", "a non-empty list of regularizers",
+                                  regularizers)
+        self.regularizers = [keras.regularizers.get(item) for item in regularizers]
+        if any(item is None for item in self.regularizers):
+            raise _checks.invalid("regularizers", "regularizers, not None", regularizers)
+
+    def __call__(self, x):
+        total = self.regularizers[0](x)
+        for regularizer in self.regularizers[1:]:
+            total = total + regularizer(x)
+        return total
+
+    def get_config(self):
+        return {"regularizers": [keras.regularizers.serialize(item)
+                                 for item in self.regularizers]}
+
+
+def _has_werank(regularizer):
+    if isinstance(regularizer, Sum):
+        return any(_has_werank(item) for item in regularizer.regularizers)
+    return isinstance(regularizer, WERank)
+
+
 def kernel_layers(model):
     """The Dense/Conv layers of `model` with a kernel, in a fixed order.
 
@@ -166,7 +212,10 @@ def attach_werank(model, alpha=0.1):
     """Attach :class:`WERank` to every dense/conv kernel of a built model.
 
     Each kernel gets it as :func:`set_kernel_regularizer` gives it: in
-    `model.losses` from now on, and saved.
+    `model.losses` from now on, and saved. Attaching adds: a kernel that
+    already has a regularizer (`kernel_regularizer=L2(1e-2)`) keeps it, summed
+    with WERank (:class:`Sum`); one that already has WERank is refused (it
+    would count twice), before any layer is changed.
 
     Args:
         model: A built `keras.Model` or layer.
@@ -208,11 +257,18 @@ def attach_werank(model, alpha=0.1):
         choose = lambda layer: alpha  # noqa: E731
     else:
         raise _checks.invalid("alpha", "a float, a dict or a callable", alpha, TypeError)
-    attached = []
-    for layer in layers:
-        value = choose(layer.name if isinstance(alpha, dict) else layer)
-        if value is None:
-            continue
-        set_kernel_regularizer(layer, WERank(value))
-        attached.append(layer.name)
-    return attached
+    chosen = [(layer, choose(layer.name if isinstance(alpha, dict) else layer))
+              for layer in layers]
+    chosen = [(layer, WERank(value)) for layer, value in chosen if value is not None]
+    twice = [layer.name for layer, _ in chosen if _has_werank(layer.kernel_regularizer)]
+    if twice:
+        raise ValueError(
+            f"Invalid value for argument `model`: the kernels of {twice} already have a "
+            "WERank regularizer, which attaching again would count twice. Leave those "
+            "layers out (alpha={name: value} for the others, or a callable returning "
+            "None for them), or set a new one with "
+            "kc.regularizers.set_kernel_regularizer(layer, kc.regularizers.WERank(alpha)).")
+    for layer, werank in chosen:
+        existing = layer.kernel_regularizer
+        set_kernel_regularizer(layer, werank if existing is None else Sum([existing, werank]))
+    return [layer.name for layer, _ in chosen]

@@ -16,8 +16,8 @@ import tensorflow as tf
 
 import keras_collapse as kc
 from keras_collapse._quiet import quiet_retracing
-from keras_collapse.studies._bindings import check_bindings  # noqa: F401
-from keras_collapse.studies._harness import Study
+from keras_collapse.studies._bindings import bindings_in_effect, check_bindings  # noqa: F401
+from keras_collapse.studies._harness import ConfigurationChanged, Study, check_configuration
 
 # name -> module; `keras-collapse list` prints the first docstring line of each.
 STUDY_NAMES = (
@@ -97,6 +97,29 @@ def _worker_dir(output_dir):
     return os.path.join(output_dir, "workers", kc.distribute.task_name())
 
 
+def configuration(name, seed, strategy, deterministic, replicas):
+    """What identifies a run's results (see `_harness.check_configuration`):
+    the study, seed and strategy it was called with, every gin binding in
+    effect (so a changed `steps`, objective or optimizer setting counts, and
+    a binding the run does not use does not), and the versions of
+    keras_collapse, TensorFlow and Keras.
+
+    Example:
+
+    >>> gin.clear_config()
+    >>> record = configuration("werank2023", 0, "default", True, 1)
+    >>> record["experiment"]["study"], record["bindings"], sorted(record["versions"])
+    ('werank2023', {}, ['keras', 'keras_collapse', 'tensorflow'])
+    """
+    return {
+        "experiment": {"study": name, "seed": seed, "strategy": strategy,
+                       "deterministic": deterministic, "replicas": replicas},
+        "bindings": bindings_in_effect(),
+        "versions": {"keras_collapse": kc.__version__, "tensorflow": tf.__version__,
+                     "keras": keras.__version__},
+    }
+
+
 @gin.configurable
 def experiment(output_dir, study=gin.REQUIRED, seed=0, strategy="default", deterministic=True,
                command=""):
@@ -118,6 +141,10 @@ def experiment(output_dir, study=gin.REQUIRED, seed=0, strategy="default", deter
 
     Returns:
         The results dict written to results.json.
+
+    Raises:
+        ConfigurationChanged: when `output_dir` holds finished units computed
+            under another configuration (`configuration.json` records it).
     """
     keras.utils.set_random_seed(seed)
     if deterministic:
@@ -128,7 +155,10 @@ def experiment(output_dir, study=gin.REQUIRED, seed=0, strategy="default", deter
         quiet_retracing(name)
     distribution = kc.distribute.get_strategy(strategy)
     name = getattr(study, "__name__", str(study))
-    context = Study(_worker_dir(output_dir), name, seed=seed, strategy=distribution)
+    output_dir = _worker_dir(output_dir)
+    check_configuration(output_dir, configuration(name, seed, strategy, deterministic,
+                                                  distribution.num_replicas_in_sync))
+    context = Study(output_dir, name, seed=seed, strategy=distribution)
     if distribution.num_replicas_in_sync > 1:
         context.log(f"strategy {strategy}: {distribution.num_replicas_in_sync} replicas")
     context.log(f"writing to {context.output_dir}")

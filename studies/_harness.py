@@ -3,19 +3,22 @@
 A study is split into *units* (one training run each). :meth:`Study.unit`
 computes a unit once and stores its JSON result under ``units/``; a study
 started again with the same output directory reads finished units back
-instead of recomputing them. Claims are collected as rows of the table a paper
-would print and written, with figures, by :meth:`Study.finish`.
+instead of recomputing them, provided the directory's ``configuration.json``
+(:func:`check_configuration`) says they were computed under the same
+configuration. Claims are collected as rows of the table a paper would print
+and written, with figures, by :meth:`Study.finish`.
 """
 
 from __future__ import annotations
 
 import datetime
+import glob
 import json
 import os
 import platform
 import re
+import secrets
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -26,10 +29,15 @@ VERDICTS = (HOLDS, DOES_NOT_HOLD, UNTESTABLE)
 
 
 def write_atomic(path, text):
-    """Write `text` to `path` so a kill never leaves a half-written file."""
+    """Write `text` to `path` so a kill never leaves a half-written file.
+
+    The file gets the permissions any new file gets (0666 less the umask),
+    as `open(path, "w")` would give it.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     with os.fdopen(handle, "w") as stream:
         stream.write(text)
         stream.flush()
@@ -74,6 +82,102 @@ def describe_optimizer(factory):
 
 def _slug(key):
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", key)
+
+
+#: Beside `units/`: the configuration its units were computed under.
+CONFIGURATION_FILE = "configuration.json"
+
+
+class ConfigurationChanged(ValueError):
+    """The output directory holds units computed under another configuration."""
+
+
+def saved_results(output_dir):
+    """What a study run into `output_dir` would read back, as a phrase
+    (`"2 finished unit(s)"`), or `""`: its finished units (`units/*.json`;
+    the tour's parts' `<part>/units/*.json`) and the Keras training backup of
+    a paper-scale run (`backup/`).
+
+    Example:
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> saved_results(folder)
+    ''
+    >>> write_atomic(os.path.join(folder, "werank2023", "units", "k=0.1.json"), "{}")
+    >>> saved_results(folder)
+    '1 finished unit(s)'
+    """
+    units = glob.glob(os.path.join(output_dir, "units", "*.json")) + glob.glob(
+        os.path.join(output_dir, "*", "units", "*.json"))
+    backup = glob.glob(os.path.join(output_dir, "backup", "**", "*"), recursive=True)
+    saved = [f"{len(units)} finished unit(s)"] if units else []
+    saved += ["a training backup"] if any(os.path.isfile(path) for path in backup) else []
+    return " and ".join(saved)
+
+
+def _differences(recorded, current, where=""):
+    """`["werank2023.steps = 50 there, 400 now", ...]` between two records."""
+    lines = []
+    for key in sorted(set(recorded) | set(current), key=str):
+        old, new = recorded.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            lines += _differences(old, new, "" if key == "bindings" else f"{where}{key}.")
+        elif old != new:
+            lines.append(f"{where}{key} = {'(unset)' if old is None else old} there, "
+                         f"{'(unset)' if new is None else new} now")
+    return lines
+
+
+def check_configuration(output_dir, configuration):
+    """Record `configuration` in `output_dir`, unless the results it holds
+    were computed under another one.
+
+    A unit (or a training backup) is read back only when the configuration
+    that produced it is the one asked for now, so a changed binding never
+    passes old results off as new ones. Resuming with the same command (same
+    bindings, same versions) finds the same record and reads every finished
+    unit back.
+
+    Args:
+        output_dir: The study's output directory.
+        configuration: A JSON-able dict identifying the run (its gin
+            bindings in effect, seed, strategy, package versions).
+
+    Raises:
+        ConfigurationChanged: when `output_dir` holds saved results
+            (:func:`saved_results`) and no record, or a record that differs;
+            the message names each difference.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> check_configuration(folder, {"bindings": {"toy.steps": "50"}})
+    >>> write_atomic(os.path.join(folder, "units", "a.json"), "{}")
+    >>> check_configuration(folder, {"bindings": {"toy.steps": "50"}})  # resumed
+    >>> try:
+    ...     check_configuration(folder, {"bindings": {"toy.steps": "400"}})
+    ... except ConfigurationChanged as error:
+    ...     print(str(error).split(": ")[1])
+    toy.steps = 50 there, 400 now. Give another --output_dir, or delete it to start afresh.
+    """
+    path = os.path.join(output_dir, CONFIGURATION_FILE)
+    saved = saved_results(output_dir)
+    if saved:
+        recorded = None
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as stream:
+                recorded = json.load(stream)
+        if recorded != configuration:
+            changes = ("no record of the configuration they were computed under"
+                       if recorded is None
+                       else "; ".join(dict.fromkeys(_differences(recorded, configuration))))
+            raise ConfigurationChanged(
+                f"{output_dir} holds {saved} that this run would read back as its own, "
+                f"computed under another configuration: {changes}. Give another "
+                "--output_dir, or delete it to start afresh.")
+    write_atomic(path, json.dumps(configuration, indent=1, sort_keys=True) + "\n")
 
 
 class Study:

@@ -1,7 +1,9 @@
 """Tour: a fast pass over every paper's study (the README's main job, ≤ 5 min).
 
 Runs each study at a reduced size (the sizes are gin-scoped bindings in
-gin/tour.gin), writes each one's full results under `<output_dir>/<study>/`,
+gin/tour.gin: `tour/werank2023.steps = 50` changes one; an unscoped
+`werank2023.steps` is overridden there, and the command refuses it, naming the
+scoped binding), writes each one's full results under `<output_dir>/<study>/`,
 and reports as its own claims a headline selection: the claims chosen because
 they held across the seeds we tried at this size (see gin/tour.gin).
 """

@@ -20,6 +20,7 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 import keras  # noqa: E402
 
 import keras_collapse as kc  # noqa: E402
+from subprocesses import step  # noqa: E402
 
 OUT = tempfile.mkdtemp()
 
@@ -293,16 +294,20 @@ def lars_weights():
                for a, b in zip(single.get_weights(), mirrored.get_weights())) / moved
 
 
+STEPS = {
+    "losses": loss_and_gradients,
+    "fit": fit_weights,
+    "errors": configuration_errors,
+    "logger": logger_spectra,
+    "mixed": mixed_precision_losses,
+    "xla": ops_without_xla_kernel,
+    "lars": lars_weights,
+}
+
+
 if __name__ == "__main__":
-    json.dump(
-        {
-            "losses": loss_and_gradients(),
-            "fit": fit_weights(),
-            "errors": configuration_errors(),
-            "logger": logger_spectra(),
-            "mixed": mixed_precision_losses(),
-            "xla": ops_without_xla_kernel(),
-            "lars": lars_weights(),
-        },
-        sys.stdout,
-    )
+    results = {}
+    for name, function in STEPS.items():
+        step(f"{name} ({function.__name__})")
+        results[name] = function()
+    json.dump(results, sys.stdout)

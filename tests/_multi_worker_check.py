@@ -16,12 +16,14 @@ import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
 import keras_collapse as kc  # noqa: E402
+from subprocesses import step  # noqa: E402
 
 GLOBAL_BATCH = 32
 
 
 def main(out):
     multi = bool(os.environ.get("TF_CONFIG"))
+    step("strategy (the workers connect)" if multi else "strategy")
     strategy = kc.distribute.get_strategy("multi_worker" if multi else "default")
     kc.distribute.check_global_batch(GLOBAL_BATCH, strategy, min_batch=2)
     rng = np.random.default_rng(0)
@@ -42,6 +44,7 @@ def main(out):
         )
         model = kc.models.SiameseModel(encoder, head=kc.layers.ProjectionHead(4))
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss=kc.losses.NTXent(0.5))
+    step("fit")
     model.fit(data, epochs=2, verbose=0)
     if kc.distribute.is_chief():
         np.savez(out, *model.get_weights())

@@ -23,6 +23,7 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 import keras  # noqa: E402
 
 import keras_collapse as kc  # noqa: E402
+from subprocesses import step  # noqa: E402
 
 # One strategy per process (tensorflow/tensorflow#62790).
 STRATEGY = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -87,13 +88,20 @@ def static_indivisible():
     return {"error": None, "unchanged": False}
 
 
+CASES = {
+    # 256 pairs in batches of 64 with an unknown batch dimension.
+    **{f"even/{name}": (weight_gap, name, 256, 64) for name in ("nt_xent", "vicreg", "byol")},
+    # 99 pairs: the last batch of 35 splits 18 + 17 over the replicas.
+    **{f"uneven/{name}": (weight_gap, name, 99, 64) for name in ("nt_xent", "vicreg", "byol")},
+    # 65 pairs in 16s: the last batch of 1 is skipped (NT-Xent needs 2).
+    "last_of_one/nt_xent": (weight_gap, "nt_xent", 65, 16),
+    "static_indivisible": (static_indivisible,),
+}
+
+
 if __name__ == "__main__":
-    json.dump({
-        # 256 pairs in batches of 64 with an unknown batch dimension.
-        **{f"even/{name}": weight_gap(name, 256, 64) for name in ("nt_xent", "vicreg", "byol")},
-        # 99 pairs: the last batch of 35 splits 18 + 17 over the replicas.
-        **{f"uneven/{name}": weight_gap(name, 99, 64) for name in ("nt_xent", "vicreg", "byol")},
-        # 65 pairs in 16s: the last batch of 1 is skipped (NT-Xent needs 2).
-        "last_of_one/nt_xent": weight_gap("nt_xent", 65, 16),
-        "static_indivisible": static_indivisible(),
-    }, sys.stdout)
+    results = {}
+    for case, (function, *arguments) in CASES.items():
+        step(case)
+        results[case] = function(*arguments)
+    json.dump(results, sys.stdout)

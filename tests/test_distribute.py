@@ -9,7 +9,6 @@ same weights.
 import json
 import os
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 import keras_collapse as kc
+from subprocesses import run
 
 HERE = os.path.dirname(__file__)
 OBJECTIVES = ["info_nce_dot", "info_nce_gaussian", "nt_xent", "spectral", "barlow_twins",
@@ -25,13 +25,8 @@ OBJECTIVES = ["info_nce_dot", "info_nce_gaussian", "nt_xent", "spectral", "barlo
 
 @pytest.fixture(scope="module")
 def mirrored_results():
-    completed = subprocess.run(
-        [sys.executable, os.path.join(HERE, "_mirrored_check.py")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=os.path.dirname(HERE),
-    )
+    completed = run([sys.executable, os.path.join(HERE, "_mirrored_check.py")],
+                    cwd=os.path.dirname(HERE))
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout)
 

@@ -8,12 +8,12 @@ re-batched data, so each step's global batch is the single-process batch.
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 from studytools import DIRECTCLR_SMALL
-from workers import TIMEOUT_S, run_two_workers
+from subprocesses import run
+from workers import run_two_workers
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "_multi_worker_check.py")
 
@@ -26,7 +26,8 @@ def _weights(path):
 def test_two_workers_match_single_process(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     single = tmp_path / "single.npz"
-    subprocess.run([sys.executable, SCRIPT, str(single)], env=env, check=True, timeout=TIMEOUT_S)
+    completed = run([sys.executable, SCRIPT, str(single)], env=env)
+    assert completed.returncode == 0, completed.stderr[-3000:]
 
     run_two_workers(lambda index: [sys.executable, SCRIPT, str(tmp_path / f"worker{index}.npz")])
 
@@ -49,8 +50,8 @@ def test_study_under_two_workers_matches_single_process(tmp_path):
     and representation spectrum match the single-process study."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    subprocess.run(_study_command(tmp_path / "single", "default"), cwd=root, env=env,
-                   check=True, timeout=TIMEOUT_S, capture_output=True)
+    completed = run(_study_command(tmp_path / "single", "default"), cwd=root, env=env)
+    assert completed.returncode == 0, completed.stderr[-3000:]
     run_two_workers(lambda index: _study_command(tmp_path / "multi", "multi_worker"), cwd=root)
 
     # The chief writes the results; the other worker keeps its own copy apart.

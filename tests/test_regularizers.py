@@ -220,3 +220,43 @@ def test_werank_dense_survives_save_and_load(tmp_path):
                                sorted(float(v) for v in model.losses), rtol=1e-6)
     x = np.ones((2, 5), "float32")
     np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-6)
+
+
+def test_attach_werank_adds_to_an_existing_regularizer(tmp_path):
+    """A kernel with `kernel_regularizer=L2(1e-2)` keeps its L2 penalty and
+    gains WERank's (their sum, against NumPy), also after save/load_model."""
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((5,)),
+                              keras.layers.Dense(4, kernel_regularizer=keras.regularizers.L2(1e-2),
+                                                 name="l2"),
+                              keras.layers.Dense(3, name="plain")])
+    assert R.attach_werank(model, 0.3) == ["l2", "plain"]
+    kernels = {name: _kernel(model, name) for name in ("l2", "plain")}
+    expected = (1e-2 * np.sum(kernels["l2"].astype("float64") ** 2) + ref.werank(kernels["l2"], 0.3)
+                + ref.werank(kernels["plain"], 0.3))
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
+    assert isinstance(model.get_layer("plain").kernel_regularizer, R.WERank)
+    model.save(tmp_path / "both.keras")
+    loaded = keras.saving.load_model(tmp_path / "both.keras")
+    combined = loaded.get_layer("l2").kernel_regularizer
+    assert isinstance(combined, R.Sum)
+    assert [type(r).__name__ for r in combined.regularizers] == ["L2", "WERank"]
+    assert float(sum(loaded.losses)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_attach_werank_twice_is_refused_before_any_change():
+    model = _model()
+    R.attach_werank(model, {"d1": 0.1})
+    before = [type(layer.kernel_regularizer).__name__ for layer in model.layers if
+              hasattr(layer, "kernel")]
+    with pytest.raises(ValueError, match=r"argument `model`.*\['d1'\] already have a WERank"):
+        R.attach_werank(model, 0.2)
+    assert [type(layer.kernel_regularizer).__name__ for layer in model.layers
+            if hasattr(layer, "kernel")] == before
+    assert R.attach_werank(model, lambda layer: None if layer.name == "d1" else 0.2) == [
+        "conv", "d2"]
+
+
+def test_sum_refuses_an_empty_list():
+    with pytest.raises(ValueError, match="argument `regularizers`"):
+        R.Sum([])

@@ -171,3 +171,70 @@ def test_killed_study_resumes_to_the_same_results(tmp_path, uninterrupted, signu
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert resumed.stdout.count("finished earlier") == len(finished)
     assert _comparable(tmp_path) == uninterrupted
+
+
+def test_a_changed_binding_never_reads_back_units_of_the_old_one(tmp_path):
+    """The same output directory with `steps` changed: the run stops before
+    anything is trained or written, naming the binding that changed (old
+    units would otherwise be read back under the new label); the same
+    command as before still reads every unit back."""
+    steps = "jing2022_strong_augmentation.steps = {}"
+    assert cli.main(_argv(tmp_path, [steps.format(50)])) == 0
+    before = {path.name: path.read_text() for path in (tmp_path / "units").iterdir()}
+    results = (tmp_path / "results.json").read_text()
+    with pytest.raises(SystemExit, match=r"keras-collapse: .* holds 2 finished unit\(s\) .*"
+                                         r"jing2022_strong_augmentation\.steps = 50 there, "
+                                         r"400 now\. Give another --output_dir"):
+        cli.main(_argv(tmp_path, [steps.format(400)]))
+    assert {path.name: path.read_text() for path in (tmp_path / "units").iterdir()} == before
+    assert (tmp_path / "results.json").read_text() == results
+    # A different seed is a different configuration too.
+    with pytest.raises(SystemExit, match=r"experiment\.seed = 0 there, 1 now"):
+        cli.main(_argv(tmp_path, [steps.format(50), "experiment.seed = 1"]))
+
+
+def test_units_without_a_record_of_their_configuration_are_not_read_back(tmp_path):
+    (tmp_path / "units").mkdir()
+    (tmp_path / "units" / "k=0.5.json").write_text("{}")
+    with pytest.raises(SystemExit, match="no record of the configuration"):
+        cli.main(_argv(tmp_path))
+
+
+def _configuration_of(files, bindings=()):
+    studies.load_all()
+    gin.clear_config()
+    try:
+        gin.parse_config_files_and_bindings(files, list(bindings), skip_unknown=False)
+        return studies.bindings_in_effect()
+    finally:
+        gin.clear_config()
+
+
+def test_the_configuration_holds_the_bindings_in_effect_and_only_those():
+    """Under the tour a part's scoped binding is what counts: changing it
+    changes the configuration (so no unit is read back), while an
+    unscoped binding it overrides is refused rather than recorded."""
+    tour = os.path.join(ROOT, "gin", "tour.gin")
+    base = _configuration_of([tour])
+    assert base["tour/werank2023.steps"] == "600"
+    assert base["experiment.study"] == "@tour"
+    assert "werank2023.steps" not in base
+    changed = _configuration_of([tour], ["tour/werank2023.steps = 50"])
+    assert {k for k in base if base[k] != changed[k]} == {"tour/werank2023.steps"}
+    # A library object reached through a reference, in the scope it runs in.
+    werank = _configuration_of([os.path.join(ROOT, "gin", "werank2023.gin")],
+                               ["infonce/optimizers.SGD.learning_rate = 0.5"])
+    assert werank["infonce/optimizers.SGD.learning_rate"] == "0.5"
+    assert werank["WERANK"] == "0.1"  # a macro's value
+
+
+def test_results_files_get_the_permissions_of_the_umask(tmp_path):
+    from keras_collapse.studies._harness import write_atomic
+
+    for umask in (0o022, 0o002, 0o077):
+        previous = os.umask(umask)
+        try:
+            write_atomic(str(tmp_path / f"{umask:o}.md"), "text")
+        finally:
+            os.umask(previous)
+        assert (tmp_path / f"{umask:o}.md").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -8,7 +8,6 @@ pipelines, except where the item is about them (uint8 views).
 
 import json
 import os
-import subprocess
 import sys
 import warnings
 
@@ -18,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 import keras_collapse as kc
+from subprocesses import run
 
 L = kc.losses
 HERE = os.path.dirname(__file__)
@@ -177,6 +177,56 @@ def test_per_example_siamese_objectives_train_on_a_batch_of_one(name):
     assert steps(model) == 5 and finite(model)
 
 
+# --- empty data and validation data -----------------------------------------
+
+def _ran_out(caught):
+    return [str(w.message) for w in caught if "ran out of data" in str(w.message).lower()]
+
+
+def test_an_empty_dataset_is_refused():
+    """Cardinality 0 (`.batch(16)` of nothing): an error naming the argument,
+    for the training and the validation data, before anything trains."""
+    a, b = pairs(0)
+    empty = tf.data.Dataset.from_tensor_slices(((a, b),)).batch(16)
+    model = model_for("nt_xent")
+    with pytest.raises(ValueError, match=r"argument `x`.*non-empty.*cardinality 0"):
+        model.fit(empty, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"argument `validation_data`.*cardinality 0"):
+        model.fit(pairs(64), batch_size=32, validation_data=empty, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"argument `x`.*cardinality 0"):
+        model.evaluate(empty, verbose=0)
+    assert steps(model) == 0
+
+
+def test_a_dataset_that_yields_nothing_warns_that_the_input_ran_out():
+    """Of unknown size and empty when read (a `filter` that keeps nothing):
+    Keras' "ran out of data" is said once, after no training step ran."""
+    a, b = pairs(64)
+    nothing = tf.data.Dataset.from_tensor_slices(((a, b),)).filter(lambda v: False).batch(16)
+    model = model_for("nt_xent")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(nothing, epochs=2, verbose=0)
+    assert len(_ran_out(caught)) == 1 and "no training step" in _ran_out(caught)[0]
+    assert steps(model) == 0
+
+
+@pytest.mark.parametrize("name", ["nt_xent", "simsiam"])
+def test_validation_data_batched_without_drop_remainder_warns_nothing(name):
+    """100 validation pairs in batches of 32 (the last holds 4): validated
+    every epoch without a false "ran out of data", as plain Keras does."""
+    validation = tf.data.Dataset.from_tensor_slices((pairs(100, seed=1),)).batch(32)
+    model = model_for(name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(pairs(64), batch_size=32, validation_data=validation, epochs=3,
+                            verbose=0)
+    assert _ran_out(caught) == []
+    assert len(history.history["val_loss"]) == 3
+    assert history.history["val_loss"][-1] == pytest.approx(
+        model.evaluate(validation, verbose=0), rel=1e-5)
+
+
 # --- sample_weight ---------------------------------------------------------
 
 def _per_example(model, a, b):
@@ -298,9 +348,8 @@ def test_uint8_views_given_to_fit_warn_once():
 
 @pytest.fixture(scope="module")
 def mirrored():
-    completed = subprocess.run([sys.executable, os.path.join(HERE, "_workflows_mirrored.py")],
-                               capture_output=True, text=True, timeout=300,
-                               cwd=os.path.dirname(HERE))
+    completed = run([sys.executable, os.path.join(HERE, "_workflows_mirrored.py")],
+                    cwd=os.path.dirname(HERE))
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout)
 

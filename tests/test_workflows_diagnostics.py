@@ -23,9 +23,9 @@ def conv_encoder():
                              keras.layers.GlobalAveragePooling2D()])
 
 
-def siamese(loss=None, optimizer="adam"):
+def siamese(loss=None, optimizer="adam", encoder=None):
     keras.utils.set_random_seed(0)
-    model = kc.models.SiameseModel(conv_encoder(),
+    model = kc.models.SiameseModel(encoder or conv_encoder(),
                                    head=kc.layers.ProjectionHead(4, hidden_dims=(8,)))
     model.compile(optimizer=optimizer, loss=loss or kc.losses.NTXent())
     return model
@@ -95,18 +95,64 @@ def test_step_cadence_counts_optimizer_steps_under_steps_per_execution(tmp_path)
     assert logged == [4, 8]
 
 
-def test_guard_notices_nan_weights_while_the_loss_stays_finite():
-    """One NaN pixel: oneDNN's fused Conv2D + ReLU keeps the loss finite while
-    the kernel turns NaN. The default guard stops at the end of the epoch."""
+def masking_encoder():
+    """Conv2D, non-finite activations set to 0 (`keras.ops.where`), then ReLU.
+
+    With a NaN pixel the forward pass is finite but the kernel's gradient is
+    not: positions masked to 0 still multiply the NaN pixel in the filter
+    gradient (0 · NaN). The same on every CPU, and what oneDNN's fused
+    Conv2D + ReLU does by itself where TensorFlow enables oneDNN.
+    """
+    return keras.Sequential([
+        keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3),
+        keras.layers.Lambda(lambda h: keras.ops.where(keras.ops.isfinite(h), h, 0.0)),
+        keras.layers.ReLU(), keras.layers.GlobalAveragePooling2D()])
+
+
+def _nan_pixel():
     images = IMAGES.copy()
     images[3, 4, 4, 0] = np.nan
+    return images
+
+
+NAN_WEIGHTS = (r"(?s)Non-finite weights at the end of epoch 1.*while the training "
+               r"loss stayed finite.*NaN/Inf in the inputs.*np.isfinite")
+
+
+def test_guard_notices_nan_weights_while_the_loss_stays_finite():
+    """One NaN pixel through a forward pass that drops it: the loss stays
+    finite while the kernel turns NaN. The default guard stops at the end of
+    the epoch."""
+    images = _nan_pixel()
+    unguarded = siamese(encoder=masking_encoder())
+    history = unguarded.fit((images, images), batch_size=64, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert not np.isfinite(unguarded.encoder.layers[0].kernel.numpy()).all()
+    with pytest.raises(kc.guards.NonFiniteLossError, match=NAN_WEIGHTS):
+        siamese(encoder=masking_encoder()).fit((images, images), batch_size=64, epochs=2,
+                                               verbose=0, callbacks=[kc.guards.NonFiniteGuard()])
+
+
+def _onednn_enabled():
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # moved in another TensorFlow: assume the default is unknown
+        return False
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+@pytest.mark.skipif(not _onednn_enabled(),
+                    reason="oneDNN is off (TensorFlow enables it by default only on some "
+                           "CPUs, e.g. with AVX-512): a NaN pixel makes the loss NaN")
+def test_onednn_fused_conv_relu_drops_a_nan_pixel_from_the_loss_only():
+    """Where oneDNN runs, a plain Conv2D(activation="relu") behaves as the
+    masking encoder above: finite loss, NaN kernel, caught by the guard."""
+    images = _nan_pixel()
     unguarded = siamese()
     history = unguarded.fit((images, images), batch_size=64, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert not all(np.isfinite(w).all() for w in unguarded.get_weights())
-    with pytest.raises(kc.guards.NonFiniteLossError,
-                       match=r"(?s)Non-finite weights at the end of epoch 1.*while the training "
-                             r"loss stayed finite.*NaN/Inf in the inputs.*np.isfinite"):
+    with pytest.raises(kc.guards.NonFiniteLossError, match=NAN_WEIGHTS):
         siamese().fit((images, images), batch_size=64, epochs=2, verbose=0,
                       callbacks=[kc.guards.NonFiniteGuard()])
 

@@ -12,7 +12,6 @@ import glob
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import zipfile
 
@@ -21,6 +20,7 @@ import pytest
 import keras_collapse
 from keras_collapse import cli
 from studytools import DIRECTCLR_SMALL, LI2022_SMALL, ROOT
+from subprocesses import run
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,13 @@ def installed(tmp_path_factory):
     shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "dist", "*.egg-info", "runs", "__pycache__", ".pytest_cache",
         ".hypothesis"))
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w",
-                            str(root / "wheel"), str(source)], timeout=600, capture_output=True,
-                           text=True)
+    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w",
+                 str(root / "wheel"), str(source)])
     assert built.returncode == 0, built.stderr[-3000:]
     wheel = glob.glob(str(root / "wheel" / "*.whl"))[0]
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                    str(root / "site"), wheel], check=True, timeout=600, capture_output=True)
+    installed = run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                     str(root / "site"), wheel])
+    assert installed.returncode == 0, installed.stderr[-3000:]
     return wheel, root / "site", built.stdout + built.stderr
 
 
@@ -49,8 +49,7 @@ def run_installed(site, args, cwd, env=()):
     """The installed `keras-collapse` command, importing only the installed copy."""
     environment = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TF_CONFIG")},
                    "PYTHONPATH": str(site), **dict(env)}
-    return subprocess.run([str(site / "bin" / "keras-collapse"), *args], cwd=cwd,
-                          env=environment, capture_output=True, text=True, timeout=600)
+    return run([str(site / "bin" / "keras-collapse"), *args], cwd=cwd, env=environment)
 
 
 def test_the_wheel_ships_the_studies_under_the_package(installed):
@@ -113,11 +112,10 @@ def test_citation_and_changelog_name_the_papers_and_the_version():
 def test_the_installed_copy_is_the_one_imported(installed, tmp_path):
     """From an empty directory, with the install directory first on the path,
     `keras_collapse` and its studies come from the wheel, not the checkout."""
-    completed = subprocess.run(
+    completed = run(
         [sys.executable, "-c", "import keras_collapse.cli as c; print(c.__file__); "
                                "print(c.studies_dir())"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(installed[1])})
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(installed[1])})
     assert completed.returncode == 0, completed.stderr[-2000:]
     for path in completed.stdout.split():
         assert os.path.realpath(path).startswith(os.path.realpath(installed[1])), path
@@ -133,16 +131,51 @@ def test_help_and_list_do_not_import_tensorflow(installed, tmp_path):
     assert "paper_scale/cifar10_simclr" in completed.stdout
 
 
+@pytest.mark.parametrize("args, env, message", [
+    (["--version"], {}, f"keras-collapse {cli.__version__}"),
+    (["run", "tour", "--output_dir", "out", "--gin_param", "werank2023.ks = (0.1,"], {},
+     "keras-collapse: invalid gin configuration: cannot parse 'werank2023.ks = (0.1,': a "
+     "parenthesis, bracket or quote is not closed"),
+    (["run", "tour", "--output_dir", "notes.txt/out"], {},
+     "keras-collapse: cannot write to --output_dir 'notes.txt/out': {cwd}/notes.txt is a "
+     "file. Choose a directory you can create and write to."),
+    (["run", "tour", "--output_dir", "out"], {"KERAS_BACKEND": "jax"},
+     "keras-collapse: keras_collapse needs Keras' TensorFlow backend, but KERAS_BACKEND=jax "
+     "selects 'jax'. Set KERAS_BACKEND=tensorflow (or unset it, and set \"backend\": "
+     "\"tensorflow\" in ~/.keras/keras.json) before keras is imported."),
+], ids=["version", "unclosed_parenthesis", "output_dir_under_a_file", "jax_backend"])
+def test_mistakes_found_without_tensorflow_end_in_one_line(installed, tmp_path, args, env,
+                                                            message):
+    """Checked before TensorFlow is imported (10-40 s): one line, and nothing written."""
+    (tmp_path / "notes.txt").write_text("")
+    completed = run_installed(installed[1], args, tmp_path,
+                              {"PYTHONPROFILEIMPORTTIME": "1", **env})
+    imported = {line.split("|")[-1].strip() for line in completed.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "tensorflow" not in imported and "keras" not in imported
+    said = [line for line in (completed.stdout + completed.stderr).splitlines()
+            if not line.startswith("import time:")]
+    assert said == [message.format(cwd=tmp_path)]
+    assert completed.returncode == (0 if args == ["--version"] else 1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_importing_the_package_under_another_keras_backend_says_so(installed, tmp_path):
+    completed = run([sys.executable, "-c", "import keras_collapse"], cwd=tmp_path,
+                    env={**os.environ, "PYTHONPATH": str(installed[1]), "KERAS_BACKEND": "torch"})
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines()[-1].startswith(
+        "ImportError: keras_collapse needs Keras' TensorFlow backend, but KERAS_BACKEND=torch")
+
+
 def test_an_installed_paper_scale_config_finds_its_includes(installed, tmp_path):
     """From an empty directory the configs' `include 'paper_scale/_….gin'`
     resolves against the installed gin files, with no error lines."""
     code = ("import gin; from keras_collapse import studies, cli; studies.load_all(); "
             "gin.parse_config_files_and_bindings([cli._resolve('paper_scale/cifar10_mocov3')], "
             "[], skip_unknown=False); print(gin.query_parameter('losses.MoCoV3.temperature'))")
-    completed = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                               text=True, timeout=300,
-                               env={**os.environ, "PYTHONPATH": str(installed[1]),
-                                    "TF_CPP_MIN_LOG_LEVEL": "3"})
+    completed = run([sys.executable, "-c", code], cwd=tmp_path,
+                    env={**os.environ, "PYTHONPATH": str(installed[1]), "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.split()[-1] == "0.2"
     assert "Path not found" not in completed.stderr
