@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from keras_collapse import _cpu
+
 
 def write_atomic(path, text):
     """Write `text` to `path` so a kill never leaves a half-written file."""
@@ -184,6 +186,7 @@ def _environment():
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
+        "onednn": _cpu.onednn_enabled(),  # TensorFlow's oneDNN CPU kernels (keras_collapse/_cpu.py)
         "date": datetime.date.today().isoformat(),
     }
 

@@ -34,6 +34,7 @@ EXPECTED = {
     "bench_data": ["simclr two-view pipeline"],
     "bench_image": ["ResNet-18 SimCLR epoch, LARS / SGD", "OnlineKNN evaluation / training epoch",
                     "OnlineKNN evaluation / encoding alone"],
+    "bench_torch": ["SimCLR step / supervised step, kc default"],
 }
 
 
@@ -50,6 +51,7 @@ def test_tiny_suite_produces_every_row_and_the_markdown(tmp_path):
             assert any(prefix in name for name in names), (module, prefix, names)
     text = output.read_text()
     assert "python -m benchmarks.run --size tiny" in text
+    assert "flags " in text and "oneDNN " in text  # the CPU each row was measured on
     assert "TensorFlow" in text and "| group | benchmark |" in text
     assert text.count("\n| ") - 1 == len(rows)
 
@@ -74,3 +76,45 @@ def test_interleaved_fills_each_rep_with_back_to_back_calls():
     assert 1 + 3 * 2 <= calls["fast"] <= 1 + 3 * 10
     assert all(t >= 0.001 for t in times["fast"]) and all(t >= 0.02 for t in times["slow"])
     assert all(t < 0.015 for t in times["fast"])  # per call, not per rep
+
+
+def test_step_worker_protocol():
+    """A worker answers `ready` after its warm-up unit, then one line per
+    `steps N` (seconds per step), and stops at `quit`."""
+    import io
+    import json
+
+    from benchmarks import _worker
+
+    calls = []
+
+    def run_steps(n):
+        calls.append(n)
+        return 2.0 * n, 1.0 * n, 0.5
+
+    out = io.StringIO()
+    _worker.serve(run_steps, 0.1, {"framework": "fake"}, stdin=io.StringIO("steps 4\nquit\n"
+                                                                        "steps 9\n"),
+                  stdout=out)
+    ready, answer = (json.loads(line) for line in out.getvalue().splitlines())
+    assert calls == [2, 4]
+    assert ready["ready"] and ready["framework"] == "fake" and ready["max_rss_mib"] > 0
+    assert answer == {"wall_s": 2.0, "cpu_s": 1.0, "loss": 0.5}
+
+
+def test_only_keeps_the_other_modules_rows_with_their_runs():
+    """`--only M` replaces M's rows; every other row keeps the run (command,
+    machine) that measured it, and runs no row refers to are dropped."""
+    old_runs = [{"command": "first"}, {"command": "second"}, {"command": "third"}]
+    previous = {"runs": old_runs, "rows": [
+        {"module": "bench_losses", "name": "a", "run": 0},
+        {"module": "bench_torch", "name": "t", "run": 1},
+        {"module": "bench_fit", "name": "b", "run": 2}]}
+    rows, runs = run.merge(previous, [{"module": "bench_torch", "name": "t2"}],
+                           {"command": "new"}, ("bench_torch",))
+    assert [(r["name"], runs[r["run"]]["command"]) for r in rows] == [
+        ("a", "first"), ("b", "third"), ("t2", "new")]
+    assert [r["command"] for r in runs] == ["first", "third", "new"]
+    rows, runs = run.merge(None, [{"module": "bench_fit", "name": "b"}], {"command": "x"},
+                           ("bench_fit",))
+    assert rows == [{"module": "bench_fit", "name": "b", "run": 0}] and len(runs) == 1
