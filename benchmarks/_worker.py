@@ -16,10 +16,26 @@ moment while their units interleave.
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import sys
 import time
+
+
+def main(doc, flag, make, facts, argv=None):
+    """A worker's ``main``: the shared arguments (``--task``, ``--batch``,
+    ``--image``) and the boolean ``flag``; ``make(args) -> run_steps`` builds
+    the model (timed as ``setup_s``), then :func:`serve` with ``facts()``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--task", choices=("ssl", "supervised"), required=True)
+    parser.add_argument("--batch", type=int, required=True)
+    parser.add_argument("--image", type=int, default=32)
+    parser.add_argument(flag, action="store_true")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    run_steps = make(args)
+    serve(run_steps, time.perf_counter() - start, facts(args))
 
 
 def serve(run_steps, setup_s, facts, warmup_steps=2, stdin=None, stdout=None):

@@ -42,9 +42,11 @@ VENV = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cach
                     "keras_collapse", f"bench-torch-{TORCH_VERSION}")
 
 KC = ("kc default", "kc oneDNN off", "kc XLA")
-# tiny (the test suite): the default path only, in worker processes as at full size.
+# tiny (the test suite): the default path only, in worker processes as at full
+# size; quick: every contender at batch 32, a check on a loaded machine.
 SIZES = {
     "tiny": dict(batch=2, image=8, steps=1, reps=1, kc=KC[:1]),
+    "quick": dict(batch=32, image=32, steps=1, reps=3, kc=KC),
     "full": dict(batch=128, image=32, steps=3, reps=5, kc=KC),
 }
 TASKS = {"ssl": "SimCLR step", "supervised": "supervised step"}
@@ -210,7 +212,7 @@ def _ssl_over_supervised(measured):
 
 
 def run(size: str) -> list[dict]:
-    """Rows for ``size`` in ``{"tiny", "full"}``."""
+    """Rows for ``size`` in ``{"tiny", "quick", "full"}``."""
     cfg = SIZES[size]
     torch = torch_python(create=size != "tiny")
     measured = {task: measure(cfg, task, torch) for task in TASKS}

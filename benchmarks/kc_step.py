@@ -15,10 +15,9 @@ it is imported); ``--jit`` compiles the step with XLA.
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from benchmarks._worker import serve
+from benchmarks import _worker
 
 
 def make_fit(task, batch, image, jit):
@@ -66,23 +65,18 @@ def make_fit(task, batch, image, jit):
     return run_steps
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=("ssl", "supervised"), required=True)
-    parser.add_argument("--batch", type=int, required=True)
-    parser.add_argument("--image", type=int, default=32)
-    parser.add_argument("--jit", action="store_true")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    run_steps = make_fit(args.task, args.batch, args.image, args.jit)
-    setup = time.perf_counter() - start
+def _facts(args):
     import tensorflow as tf
 
     from keras_collapse import _cpu
 
-    serve(run_steps, setup, {"framework": f"tensorflow {tf.__version__}",
-                             "onednn": _cpu.onednn_enabled(),
-                             "jit_compile": args.jit})
+    return {"framework": f"tensorflow {tf.__version__}", "onednn": _cpu.onednn_enabled(),
+            "jit_compile": args.jit}
+
+
+def main(argv=None):
+    _worker.main(__doc__, "--jit", lambda a: make_fit(a.task, a.batch, a.image, a.jit), _facts,
+                 argv)
 
 
 if __name__ == "__main__":

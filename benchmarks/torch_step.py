@@ -26,14 +26,13 @@ SGD with momentum 0.9 in both.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from benchmarks._worker import serve
+from benchmarks import _worker
 
 
 class BasicBlock(nn.Module):
@@ -85,7 +84,8 @@ def nt_xent(z0, z1, temperature=0.2):
     return F.cross_entropy(logits, torch.arange(n).repeat(2))
 
 
-def make_step(task, batch, image, channels_last):
+def make_steps(task, batch, image, channels_last):
+    """``run_steps(n) -> (wall_s, cpu_s, loss)`` of n training steps."""
     torch.manual_seed(0)
     backbone = ResNet18()
     if task == "ssl":
@@ -112,29 +112,23 @@ def make_step(task, batch, image, channels_last):
         optimizer.step()
         return float(loss.detach())
 
-    return step
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=("ssl", "supervised"), required=True)
-    parser.add_argument("--batch", type=int, required=True)
-    parser.add_argument("--image", type=int, default=32)
-    parser.add_argument("--channels-last", action="store_true")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    step = make_step(args.task, args.batch, args.image, args.channels_last)
-    setup = time.perf_counter() - start
-
     def run_steps(steps):
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(steps):
             loss = step()
         return time.perf_counter() - wall, time.process_time() - cpu, loss
 
-    serve(run_steps, setup, {"framework": f"torch {torch.__version__}",
-                             "threads": torch.get_num_threads(),
-                             "cpu_capability": torch.backends.cpu.get_cpu_capability()})
+    return run_steps
+
+
+def _facts(args):
+    return {"framework": f"torch {torch.__version__}", "threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def main(argv=None):
+    _worker.main(__doc__, "--channels-last",
+                 lambda a: make_steps(a.task, a.batch, a.image, a.channels_last), _facts, argv)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ EXPECTED = {
     "bench_data": ["simclr two-view pipeline"],
     "bench_image": ["ResNet-18 SimCLR epoch, LARS / SGD", "OnlineKNN evaluation / training epoch",
                     "OnlineKNN evaluation / encoding alone"],
-    "bench_torch": ["SimCLR step / supervised step, kc default"],
 }
 
 
@@ -118,3 +117,39 @@ def test_only_keeps_the_other_modules_rows_with_their_runs():
     rows, runs = run.merge(None, [{"module": "bench_fit", "name": "b"}], {"command": "x"},
                            ("bench_fit",))
     assert rows == [{"module": "bench_fit", "name": "b", "run": 0}] and len(runs) == 1
+
+
+def test_bench_torch_contenders_and_rows():
+    """Each contender's process gets the path it names; the rows compare each
+    with torch eager (the SSL target on the default path), XLA's detail gives
+    its compilation and when it pays, and SSL / supervised is one row."""
+    from benchmarks import bench_torch
+
+    cfg = bench_torch.SIZES["full"]
+    contenders = bench_torch.contenders(cfg, "ssl", "/torch/python")
+    assert list(contenders) == ["kc default", "kc oneDNN off", "kc XLA", "torch eager",
+                                "torch channels_last"]
+    assert contenders["kc default"][1]["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    assert contenders["kc oneDNN off"][1]["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    assert contenders["kc XLA"][0][-1] == "--jit"
+    assert contenders["torch channels_last"][0][:3] == ["/torch/python", "-m",
+                                                        "benchmarks.torch_step"]
+
+    def unit(wall):
+        return {"wall_s": wall, "cpu_s": 2 * wall, "loss": 0.0}
+
+    per_step = {"kc default": 1.0, "kc oneDNN off": 1.6, "kc XLA": 0.9, "torch eager": 1.25,
+                "torch channels_last": 1.1}
+    measured = {}
+    for task, scale in (("ssl", 1.0), ("supervised", 0.5)):
+        ready = {name: {"first_s": 60.0 if name == "kc XLA" else 10.0} for name in per_step}
+        measured[task] = ready, {name: [unit(t * scale)] * 3 for name, t in per_step.items()}
+    rows = bench_torch.rows_for("ssl", cfg, *measured["ssl"])
+    ratios = {row["name"]: (row["ratio"], row["target"]) for row in rows}
+    assert ratios["SimCLR step, kc default / torch eager"] == (0.8, 1.0)
+    assert ratios["SimCLR step, kc oneDNN off / torch eager"] == (1.28, None)
+    xla = next(row for row in rows if "kc XLA" in row["name"])
+    assert "60.0 s vs 10.0 s without: pays after 500 steps" in xla["detail"]
+    ratio = bench_torch._ssl_over_supervised(measured)
+    assert (ratio["ratio"], ratio["target"]) == (2.0, 2.2)
+    assert "torch eager 2.00" in ratio["detail"]
