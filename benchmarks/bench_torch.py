@@ -16,7 +16,7 @@ Contenders (each its own process: ``benchmarks/kc_step.py``,
   (the first unit) is reported apart, with the steps after which it pays;
 * **torch eager**, **torch channels_last** (the model and inputs in
   ``torch.channels_last``), from a virtual environment this benchmark creates
-  with ``pip install torch==2.13.0`` (``$KC_BENCH_TORCH_PYTHON`` names another
+  with ``pip install torch==2.13.0 numpy`` (``$KC_BENCH_TORCH_PYTHON`` names another
   interpreter with torch instead; none at the tiny size unless it is set).
 
 All workers start one after the other and stay alive; then, rep after rep,
@@ -62,8 +62,8 @@ def torch_python(create: bool):
     python = os.path.join(VENV, "bin", "python")
     if not os.path.exists(python) and create:
         subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-        subprocess.run([python, "-m", "pip", "install", "-q", f"torch=={TORCH_VERSION}"],
-                       check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", f"torch=={TORCH_VERSION}",
+                        "numpy"], check=True)
     return python if os.path.exists(python) else None
 
 
@@ -154,8 +154,12 @@ def _xla_note(ready, results):
     """Compile time of XLA's first unit and the steps after which it pays."""
     extra = ready["kc XLA"]["first_s"] - ready["kc default"]["first_s"]
     saved = _median(results, "kc default") - _median(results, "kc XLA")
-    pays = (f"pays after {extra / saved:.0f} steps" if saved > 0
-            else "never pays (slower per step)")
+    if saved <= 0:
+        pays = "never pays (slower per step)"
+    elif extra <= 0:
+        pays = "no compilation cost measurable in this run"
+    else:
+        pays = f"pays after {extra / saved:.0f} steps"
     return (f"XLA's first unit (2 steps, compilation included) "
             f"{ready['kc XLA']['first_s']:.1f} s vs {ready['kc default']['first_s']:.1f} s "
             f"without: {pays}")

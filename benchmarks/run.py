@@ -84,7 +84,12 @@ NOTES = """\
   (Runs, above) say which default TensorFlow itself takes there: oneDNN is on
   by default with avx512 flags (as TensorFlow's start-up line says), off with
   avx2 only. Wall-time ratios are the median of per-unit ratios; CPU time
-  (all threads of the process) is in the detail.
+  (all threads of the process) is in the detail. On a loaded machine the
+  ratios are not the comparison: PyTorch's OpenMP threads wait for each other
+  at every parallel region (spinning, which its CPU time counts), so load
+  inflates its step more than TensorFlow's; `--size quick` (batch 32) rows
+  measured under load check the machinery, and the full size on a quiet
+  machine gives the figures.
 * Image group (ResNet-18, CIFAR stem): on this CPU at 32×32, batch 64, eight
   steps, a 512-image kNN bank. The same rows at CIFAR-10 scale (batch 256,
   195 steps, mixed precision, a 50,000-image bank against 10,000 test images)

@@ -3,11 +3,15 @@
 Representation `r = encoder(x)`; embedding `z = head(r)` (Jing et al. 2022,
 arXiv 2110.09348, Fig. 7a).
 
-The heads' BatchNorm takes PyTorch's numerics by default, as the recipes they
-follow (SimCLR, SimSiam, BYOL in solo-learn, lightly and the authors' code)
-run them: epsilon 1e-5 and momentum 0.9 in Keras' convention (PyTorch's
-`momentum=0.1`: Keras weighs the old moving value by `momentum`, PyTorch the
-new batch value), instead of Keras' 1e-3 and 0.99 (:data:`BATCH_NORM`).
+The heads' BatchNorm takes PyTorch's numerics by default, as the PyTorch code
+of the recipes they follow builds it (lightly 1.6.0,
+lightly/models/modules/heads.py: `nn.BatchNorm1d(hidden_dim)` at PyTorch's
+defaults in SimCLRProjectionHead line 303, BYOLPredictionHead line 137,
+SimSiamProjectionHead lines 342-347): epsilon 1e-5 and momentum 0.9 in Keras'
+convention (PyTorch's `momentum=0.1`: Keras weighs the old moving value by
+`momentum`, PyTorch the new batch value), instead of Keras' 1e-3 and 0.99
+(:data:`BATCH_NORM`). With Keras' epsilon, VICReg on the digits reached a kNN
+accuracy 0.6 points under torch + lightly's from the same views (issue 26).
 """
 
 from __future__ import annotations
