@@ -127,8 +127,10 @@ def test_bench_torch_contenders_and_rows():
 
     cfg = bench_torch.SIZES["full"]
     contenders = bench_torch.contenders(cfg, "ssl", "/torch/python")
-    assert list(contenders) == ["kc default", "kc oneDNN off", "kc XLA", "torch eager",
+    assert list(contenders) == ["kc default", "kc oneDNN off", "kc XLA",
+                                "kc default, supervised step", "torch eager",
                                 "torch channels_last"]
+    assert "--task supervised" in " ".join(contenders["kc default, supervised step"][0])
     assert contenders["kc default"][1]["TF_ENABLE_ONEDNN_OPTS"] == "1"
     assert contenders["kc oneDNN off"][1]["TF_ENABLE_ONEDNN_OPTS"] == "0"
     assert contenders["kc XLA"][0][-1] == "--jit"
@@ -144,7 +146,9 @@ def test_bench_torch_contenders_and_rows():
     for task, scale in (("ssl", 1.0), ("supervised", 0.5)):
         ready = {name: {"first_s": 60.0 if name == "kc XLA" else 10.0} for name in per_step}
         measured[task] = ready, {name: [unit(t * scale)] * 3 for name, t in per_step.items()}
+    measured["ssl"][1][bench_torch.SUPERVISED] = [unit(0.5)] * 3
     rows = bench_torch.rows_for("ssl", cfg, *measured["ssl"])
+    assert not [row for row in rows if "supervised" in row["name"]]
     ratios = {row["name"]: (row["ratio"], row["target"]) for row in rows}
     assert ratios["SimCLR step, kc default / torch eager"] == (0.8, 1.0)
     assert ratios["SimCLR step, kc oneDNN off / torch eager"] == (1.28, None)
