@@ -103,10 +103,30 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The CPU features that decide TensorFlow's and PyTorch's kernels here.
+SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def cpu_flags() -> str:
+    """Which of :data:`SIMD_FLAGS` /proc/cpuinfo lists (e.g. "avx2 fma")."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    present = set(line.split(":", 1)[1].split())
+                    return " ".join(flag for flag in SIMD_FLAGS if flag in present) or "none"
+    except OSError:
+        pass
+    return "unknown"
+
+
 def machine() -> dict:
-    """CPU model, cores, TF/Keras versions, devices, date."""
+    """CPU model and flags, cores, TF/Keras versions (oneDNN on or off in
+    this process), devices, date."""
     import keras
     import tensorflow as tf
+
+    from keras_collapse import _cpu
 
     gpus = tf.config.list_physical_devices("GPU")
     try:
@@ -119,10 +139,13 @@ def machine() -> dict:
         load = "n/a"
     return {
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "cores": cores,
         "gpus": ", ".join(g.name for g in gpus) or "none",
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
+        "onednn": {True: "on", False: "off"}.get(_cpu.onednn_enabled(), "unknown")
+        + f" in this process, {_cpu.ONEDNN}={os.environ.get(_cpu.ONEDNN, 'unset')}",
         "keras": keras.__version__,
         "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "load": load,

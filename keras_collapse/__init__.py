@@ -21,11 +21,18 @@ import importlib as _importlib
 import os as _os
 import sys as _sys
 
-_COMMAND = bool(_sys.argv) and _os.path.basename(_sys.argv[0]) == "keras-collapse"
+# The `keras-collapse` command, or `python -m keras_collapse.<module>` (argv[0]
+# is "-m" while Python imports the package to find the module).
+_COMMAND = bool(_sys.argv) and (
+    _os.path.basename(_sys.argv[0]) == "keras-collapse" or _sys.argv[0] == "-m")
 if _COMMAND:
+    from keras_collapse import _cpu
+
     # The command line shows progress lines; keep TensorFlow's C++ warnings
-    # out of them (set before TensorFlow is imported).
+    # out of them, and take TensorFlow's fast CPU path (oneDNN) also where its
+    # default leaves it off (both set before TensorFlow is imported).
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _cpu.prefer_onednn()
 else:
     # On another Keras backend the package would import, then fail while
     # building a model: say so now (the command checks before `run`).

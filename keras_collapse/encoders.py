@@ -9,7 +9,9 @@
 Every encoder is a functional `keras.Model` of `keras.layers` (serializable
 with `save`/`load_model`, channels-last, following the global mixed-precision
 policy); BatchNorm is synchronised across replicas under a `tf.distribute`
-strategy (plain BatchNorm on one device).
+strategy (plain BatchNorm on one device), with PyTorch's epsilon 1e-5 and
+momentum 0.1 (Keras' 0.9, :data:`keras_collapse.layers.BATCH_NORM`) as the
+recipes these encoders come from.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import keras
 
 from keras_collapse import _checks
+from keras_collapse.layers import BATCH_NORM, _bn_arguments
 
 layers = keras.layers
 
@@ -51,8 +54,8 @@ def _conv(filters, kernel_size, strides, name):
 def _bn(name, zero_gamma=False):
     # torchvision's BatchNorm: momentum 0.1 (Keras 0.9), eps 1e-5.
     return layers.BatchNormalization(
-        momentum=0.9, epsilon=1e-5, synchronized=True, name=name,
-        gamma_initializer="zeros" if zero_gamma else "ones")
+        synchronized=True, name=name, gamma_initializer="zeros" if zero_gamma else "ones",
+        **BATCH_NORM)
 
 
 def _block(x, kind, planes, strides, inner, name, zero_init_residual):
@@ -176,7 +179,8 @@ def _width_and_dim(width, representation_dim):
     return width, dim
 
 
-def convnet(input_shape, width=32, representation_dim=None, name="encoder"):
+def convnet(input_shape, width=32, representation_dim=None, name="encoder",
+            epsilon=BATCH_NORM["epsilon"], momentum=BATCH_NORM["momentum"]):
     """Three 3×3 conv blocks (Conv → BN → ReLU), then global average pooling.
 
     Channels `width, 2·width, representation_dim`, the second block with
@@ -189,6 +193,11 @@ def convnet(input_shape, width=32, representation_dim=None, name="encoder"):
         representation_dim: Output size, or `None` for `4·width`.
             Defaults to `None`.
         name: Model name. Defaults to `"encoder"`.
+        epsilon: BatchNorm epsilon. Defaults to `1e-5` (PyTorch's; Keras'
+            own is `1e-3`).
+        momentum: BatchNorm momentum in Keras' convention (PyTorch's
+            `momentum=m` is `1 − m`). Defaults to `0.9` (PyTorch's `0.1`;
+            Keras' own is `0.99`).
 
     Returns:
         A `keras.Model` from `(batch, *input_shape)` to
@@ -201,21 +210,24 @@ def convnet(input_shape, width=32, representation_dim=None, name="encoder"):
     (None, 16)
     """
     width, dim = _width_and_dim(width, representation_dim)
+    bn = _bn_arguments(epsilon, momentum)
     inputs = keras.Input(_image_shape(input_shape))
     x = inputs
     for index, (channels, stride) in enumerate(((width, 1), (2 * width, 2), (dim, 1))):
         x = layers.Conv2D(channels, 3, strides=stride, padding="same", use_bias=False,
                           name=f"conv_{index}")(x)
-        x = layers.BatchNormalization(synchronized=True, name=f"bn_{index}")(x)
+        x = layers.BatchNormalization(synchronized=True, name=f"bn_{index}", **bn)(x)
         x = layers.ReLU(name=f"relu_{index}")(x)
     return keras.Model(inputs, layers.GlobalAveragePooling2D(name="pool")(x), name=name)
 
 
-def mlp(input_shape, width=32, representation_dim=None, name="encoder"):
+def mlp(input_shape, width=32, representation_dim=None, name="encoder",
+        epsilon=BATCH_NORM["epsilon"], momentum=BATCH_NORM["momentum"]):
     """Flatten → Dense(4·width) → BN → ReLU → Dense(representation_dim) → BN → ReLU.
 
-    Arguments and result as :func:`convnet` (any input shape, flattened
-    first; `width` is a quarter of the hidden width).
+    Arguments (BatchNorm's `epsilon` and `momentum` included) and result as
+    :func:`convnet` (any input shape, flattened first; `width` is a quarter of
+    the hidden width).
 
     Example:
 
@@ -224,10 +236,11 @@ def mlp(input_shape, width=32, representation_dim=None, name="encoder"):
     (None, 10)
     """
     width, dim = _width_and_dim(width, representation_dim)
+    bn = _bn_arguments(epsilon, momentum)
     inputs = keras.Input(tuple(input_shape))
     x = layers.Flatten()(inputs)
     x = layers.Dense(4 * width, use_bias=False, name="dense_0")(x)
-    x = layers.ReLU()(layers.BatchNormalization(synchronized=True, name="bn_0")(x))
+    x = layers.ReLU()(layers.BatchNormalization(synchronized=True, name="bn_0", **bn)(x))
     x = layers.Dense(dim, use_bias=False, name="dense_1")(x)
-    outputs = layers.ReLU()(layers.BatchNormalization(synchronized=True, name="bn_1")(x))
+    outputs = layers.ReLU()(layers.BatchNormalization(synchronized=True, name="bn_1", **bn)(x))
     return keras.Model(inputs, outputs, name=name)

@@ -2,6 +2,16 @@
 
 Representation `r = encoder(x)`; embedding `z = head(r)` (Jing et al. 2022,
 arXiv 2110.09348, Fig. 7a).
+
+The heads' BatchNorm takes PyTorch's numerics by default, as the PyTorch code
+of the recipes they follow builds it (lightly 1.6.0,
+lightly/models/modules/heads.py: `nn.BatchNorm1d(hidden_dim)` at PyTorch's
+defaults in SimCLRProjectionHead line 303, BYOLPredictionHead line 137,
+SimSiamProjectionHead lines 342-347): epsilon 1e-5 and momentum 0.9 in Keras'
+convention (PyTorch's `momentum=0.1`: Keras weighs the old moving value by
+`momentum`, PyTorch the new batch value), instead of Keras' 1e-3 and 0.99
+(:data:`BATCH_NORM`). With Keras' epsilon, VICReg on the digits reached a kNN
+accuracy 0.6 points under torch + lightly's from the same views (issue 26).
 """
 
 from __future__ import annotations
@@ -71,7 +81,19 @@ class DirectCLRHead(keras.layers.Layer):
         return {**super().get_config(), "dim": self.dim}
 
 
-def _mlp(units, activation, batch_norm, use_bias, name, kernel_regularizers):
+# PyTorch's BatchNorm defaults (eps=1e-5, momentum=0.1) in Keras' convention.
+BATCH_NORM = {"epsilon": 1e-5, "momentum": 0.9}
+# What heads saved before `epsilon`/`momentum` were arguments were built with.
+_KERAS_BATCH_NORM = {"epsilon": 1e-3, "momentum": 0.99}
+
+
+def _bn_arguments(epsilon, momentum):
+    """`{"epsilon", "momentum"}` checked: epsilon > 0, momentum in [0, 1]."""
+    return {"epsilon": _checks.positive_float("epsilon", epsilon),
+            "momentum": _checks.probability("momentum", momentum)}
+
+
+def _mlp(units, activation, batch_norm, use_bias, name, kernel_regularizers, bn_arguments):
     """Dense(+BN)(+activation) blocks; the last block is linear."""
     layers = []
     for index, width in enumerate(units):
@@ -87,7 +109,7 @@ def _mlp(units, activation, batch_norm, use_bias, name, kernel_regularizers):
             if batch_norm:
                 layers.append(
                     keras.layers.BatchNormalization(
-                        synchronized=True, name=f"{name}_bn_{index}"
+                        synchronized=True, name=f"{name}_bn_{index}", **bn_arguments
                     )
                 )
             layers.append(keras.layers.Activation(activation, name=f"{name}_act_{index}"))
@@ -116,9 +138,12 @@ class _MLPHead(keras.layers.Layer):
         batch_norm=True,
         use_bias=True,
         kernel_regularizer=None,
+        epsilon=BATCH_NORM["epsilon"],
+        momentum=BATCH_NORM["momentum"],
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.bn_arguments = _bn_arguments(epsilon, momentum)
         self.output_dim = _checks.positive_int("output_dim", output_dim)
         if isinstance(hidden_dims, (str, bytes)) or not hasattr(hidden_dims, "__iter__"):
             raise _checks.invalid(
@@ -138,6 +163,7 @@ class _MLPHead(keras.layers.Layer):
             self.use_bias,
             self.name,
             _regularizers(kernel_regularizer, len(units)),
+            self.bn_arguments,
         )
 
     def build(self, input_shape):
@@ -166,12 +192,19 @@ class _MLPHead(keras.layers.Layer):
             "activation": keras.activations.serialize(keras.activations.get(self.activation))
             if not isinstance(self.activation, str) else self.activation,
             "batch_norm": self.batch_norm,
+            **self.bn_arguments,
             "use_bias": self.use_bias,
             # Read from the Dense layers, so a regularizer added later
             # (attach_werank) is saved too.
             "kernel_regularizer": regularizers.kernel_regularizer_configs(
                 [layer for layer in self.blocks if isinstance(layer, keras.layers.Dense)]),
         }
+
+    @classmethod
+    def from_config(cls, config):
+        # A head saved before `epsilon`/`momentum` were arguments was built
+        # with Keras' BatchNorm defaults: load it as it was trained.
+        return super().from_config({**_KERAS_BATCH_NORM, **config})
 
 
 @keras.saving.register_keras_serializable(package="keras_collapse")
@@ -197,6 +230,15 @@ class ProjectionHead(_MLPHead):
             saved with the head too. Defaults to `None`.
         final_batch_norm: Append BatchNorm(center=False, scale=False).
             Defaults to `False`.
+        epsilon: Every BatchNorm's epsilon (added to the batch variance).
+            Defaults to `1e-5`, PyTorch's (Keras' own default is `1e-3`).
+        momentum: Every BatchNorm's moving-average momentum in Keras'
+            convention, `moving = momentum·moving + (1 − momentum)·batch`;
+            PyTorch's `momentum=m` is Keras' `1 − m`. Defaults to `0.9`,
+            PyTorch's `0.1` (Keras' own default is `0.99`). As in Keras, the
+            moving variance averages the biased batch variance (PyTorch's
+            `running_var` the unbiased one, n/(n−1) times larger); the
+            training-mode output is PyTorch's.
 
     Input shape: `(batch_size, representation_dim)`.
     Output shape: `(batch_size, output_dim)`.
@@ -218,8 +260,8 @@ class ProjectionHead(_MLPHead):
         if self.final_batch_norm:
             self.blocks.append(
                 keras.layers.BatchNormalization(
-                    center=False, scale=False, synchronized=True, name=f"{self.name}_bn_out"
-                )
+                    center=False, scale=False, synchronized=True, name=f"{self.name}_bn_out",
+                    **self.bn_arguments)
             )
 
     def get_config(self):
@@ -233,8 +275,9 @@ class PredictionHead(_MLPHead):
     Args:
         output_dim: Output size (the projection size). Required.
         hidden_dim: Bottleneck width. Defaults to `512` (SimSiam's 2048→512→2048).
-        **kwargs: `activation`, `batch_norm`, `use_bias`, `kernel_regularizer`
-            as for :class:`ProjectionHead`.
+        **kwargs: `activation`, `batch_norm`, `use_bias`, `kernel_regularizer`,
+            `epsilon`, `momentum` as for :class:`ProjectionHead` (PyTorch's
+            BatchNorm defaults, as SimSiam's and BYOL's predictors).
 
     Input shape: `(batch_size, output_dim)`. Output shape: the same.
 

@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from keras_collapse import _cpu
+
 
 HOLDS, DOES_NOT_HOLD, UNTESTABLE = "holds", "does not hold", "untestable here"
 VERDICTS = (HOLDS, DOES_NOT_HOLD, UNTESTABLE)
@@ -316,6 +318,7 @@ def _environment():
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
+        "onednn": _cpu.onednn_enabled(),  # TensorFlow's oneDNN CPU kernels (keras_collapse/_cpu.py)
         "date": datetime.date.today().isoformat(),
     }
 

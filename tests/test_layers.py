@@ -1,5 +1,9 @@
 """Tests of keras_collapse.layers: DirectCLRHead, ProjectionHead, PredictionHead."""
 
+import json
+import pathlib
+import zipfile
+
 import keras
 import numpy as np
 import pytest
@@ -161,3 +165,145 @@ def test_heads_in_saved_functional_model(tmp_path):
     x = _x()
     for a, b in zip(model(x), loaded(x)):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------- BatchNorm numerics (PyTorch)
+PINNED = json.loads((pathlib.Path(__file__).parent / "upstream" / "batchnorm_torch.json")
+                    .read_text())
+
+
+def _batch_norms(layer_or_model):
+    if isinstance(layer_or_model, keras.Model):
+        return [x for x in layer_or_model.layers if isinstance(x, keras.layers.BatchNormalization)]
+    return [x for x in layer_or_model.blocks if isinstance(x, keras.layers.BatchNormalization)]
+
+
+def _all_default_batch_norms():
+    return {
+        "ProjectionHead": _batch_norms(H.ProjectionHead(4, hidden_dims=(6, 6),
+                                                        final_batch_norm=True)),
+        "PredictionHead": _batch_norms(H.PredictionHead(4, hidden_dim=2)),
+        "convnet": _batch_norms(kc.encoders.convnet((8, 8, 1), width=2)),
+        "mlp": _batch_norms(kc.encoders.mlp((8,), width=2)),
+        "resnet": _batch_norms(kc.encoders.resnet(18, cifar_stem=True, input_shape=(8, 8, 3))),
+    }
+
+
+def test_every_batch_norm_defaults_to_pytorchs_epsilon_and_momentum():
+    """eps 1e-5, Keras momentum 0.9 = PyTorch's momentum 0.1 (pinned file)."""
+    for where, layers in _all_default_batch_norms().items():
+        assert layers, where
+        for layer in layers:
+            assert layer.epsilon == PINNED["batchnorm1d"]["eps"], (where, layer.name)
+            assert layer.momentum == 1 - PINNED["batchnorm1d"]["momentum"], (where, layer.name)
+
+
+def _two_training_steps(layer, case, to_keras=lambda x: x):
+    """Train-mode outputs of two steps and the moving statistics after them."""
+    if not layer.built:
+        layer.build(to_keras(np.asarray(case["inputs"][0], "float32")).shape)
+    layer.gamma.assign(case["weight"])
+    layer.beta.assign(case["bias"])
+    outputs = [layer(to_keras(np.asarray(x, "float32")), training=True).numpy()
+               for x in case["inputs"]]
+    return outputs, layer.moving_mean.numpy(), layer.moving_variance.numpy()
+
+
+def _check_against_torch(layer, case, to_keras=lambda x: x):
+    """Outputs and running mean equal torch's; Keras' moving variance averages
+    the biased batch variance b where PyTorch's running_var averages
+    u = n/(n−1)·b. From var0 = 1 after two steps with the same n:
+    torch = m² + m(1−m)·u1 + (1−m)·u2, so Keras = m² + (torch − m²)·(n−1)/n."""
+    outputs, mean, variance = _two_training_steps(layer, case, to_keras)
+    for got, expected in zip(outputs, case["outputs"]):
+        np.testing.assert_allclose(got, to_keras(np.asarray(expected)), rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(mean, case["running_mean"], rtol=1e-6, atol=1e-6)
+    m = 1 - case["momentum"]
+    x = np.asarray(case["inputs"][0])
+    n = x.size // x.shape[1]
+    expected = m**2 + (np.asarray(case["running_var"]) - m**2) * (n - 1) / n
+    np.testing.assert_allclose(variance, expected, rtol=1e-6)
+
+
+def _nhwc(x):
+    return np.transpose(x, (0, 2, 3, 1))
+
+
+def test_head_batch_norm_matches_pinned_pytorch_batchnorm1d():
+    case = PINNED["batchnorm1d"]
+    for head in (H.ProjectionHead(4, hidden_dims=(6,)), H.PredictionHead(4, hidden_dim=6)):
+        _check_against_torch(_batch_norms(head)[0], case)
+    # Keras' own defaults (eps 1e-3) would not pass: the check can fail
+    with pytest.raises(AssertionError):
+        _check_against_torch(keras.layers.BatchNormalization(), case)
+
+
+def test_convnet_batch_norm_matches_pinned_pytorch_batchnorm2d():
+    case = PINNED["batchnorm2d"]
+    encoder = kc.encoders.convnet((2, 2, 3), width=4)
+    _check_against_torch(encoder.get_layer("bn_0"), case, _nhwc)
+
+
+def test_batch_norm_arguments_reach_every_layer_and_the_config():
+    x = _x(n=8)
+    head = H.ProjectionHead(4, hidden_dims=(6,), final_batch_norm=True, epsilon=1e-3,
+                            momentum=0.99)
+    assert [(b.epsilon, b.momentum) for b in _batch_norms(head)] == [(1e-3, 0.99)] * 2
+    config = head.get_config()
+    assert (config["epsilon"], config["momentum"]) == (1e-3, 0.99)
+    _round_trip(head, x)
+    predictor = H.PredictionHead(4, hidden_dim=3, epsilon=0.01, momentum=0.5)
+    assert [(b.epsilon, b.momentum) for b in _batch_norms(predictor)] == [(0.01, 0.5)]
+    _round_trip(predictor, _x(n=8, d=4))
+    for build in (kc.encoders.convnet, kc.encoders.mlp):
+        encoder = build((4, 4, 1), width=2, epsilon=1e-3, momentum=0.99)
+        assert {(b.epsilon, b.momentum) for b in _batch_norms(encoder)} == {(1e-3, 0.99)}
+
+
+@pytest.mark.parametrize("argument, value, error", [
+    ("epsilon", 0.0, ValueError), ("epsilon", "1e-5", TypeError),
+    ("momentum", 1.5, ValueError), ("momentum", -0.1, ValueError)])
+def test_batch_norm_arguments_invalid(argument, value, error):
+    for build in (lambda **k: H.ProjectionHead(4, hidden_dims=(6,), **k),
+                  lambda **k: H.PredictionHead(4, **k),
+                  lambda **k: kc.encoders.convnet((4, 4, 1), **k),
+                  lambda **k: kc.encoders.mlp((4,), **k)):
+        with pytest.raises(error, match=f"argument `{argument}`.*Received: {argument}="):
+            build(**{argument: value})
+
+
+def test_heads_saved_before_the_batch_norm_arguments_load_as_trained(tmp_path):
+    """A `.keras` file whose head configs lack `epsilon`/`momentum` (saved by
+    an earlier version, which built Keras' 1e-3 / 0.99) loads with those:
+    the same training-mode outputs and moving statistics as the original."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((10,))
+    old = {"epsilon": 1e-3, "momentum": 0.99}
+    outputs = [H.ProjectionHead(4, hidden_dims=(6,), final_batch_norm=True, **old)(inputs),
+               H.PredictionHead(10, hidden_dim=3, **old)(inputs)]
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "old.keras"
+    model.save(path)
+    stripped = tmp_path / "stripped.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(stripped, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                heads = [layer["config"] for layer in config["config"]["layers"]
+                         if layer["class_name"] in ("ProjectionHead", "PredictionHead")]
+                assert len(heads) == 2
+                for head in heads:
+                    del head["epsilon"], head["momentum"]
+                data = json.dumps(config)
+            target.writestr(item, data)
+    loaded = keras.saving.load_model(stripped)
+    for head in loaded.layers[1:]:
+        assert [(b.epsilon, b.momentum) for b in _batch_norms(head)] == [(1e-3, 0.99)] * len(
+            _batch_norms(head))
+    x = _x(n=8)
+    for training in (True, False):
+        for a, b in zip(model(x, training=training), loaded(x, training=training)):
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
+    for a, b in zip(model.weights, loaded.weights):  # the moving statistics too
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, err_msg=a.path)
