@@ -363,11 +363,12 @@ def complete_collapse(ctx):
     for m in cfg["complete_collapse_multiples"]:
         v_m = float(m * critical)
         kappa = {p: _trivial_curvature(ctx, ctx.loss(alpha, p), v_m, n) for p in PARTITIONS}
-        # A minimum when every curvature is > 0 by 2 standard errors; not one when some
-        # curvature is < 0 by 2; else undecided (None).
+        # A minimum when every curvature is > 0 by z standard errors; not one when some
+        # curvature is < 0 by z; else undecided (None).
         mean, se = kappa["padded"]
-        minimum = (False if np.any(mean + 2.0 * se < 0) else
-                   True if np.all(mean - 2.0 * se > 0) else None)
+        z = cfg["sign_standard_errors"]
+        minimum = (False if np.any(mean + z * se < 0) else
+                   True if np.all(mean - z * se > 0) else None)
         for use_bias in (True, False):
             run = ctx.train(f"normalized{' bias' if use_bias else ''} alpha={alpha} padded "
                             f"sigma2={v_m:.4g} N={n}", n, v_m, ctx.loss(alpha, "padded"),
@@ -412,10 +413,10 @@ def complete_collapse(ctx):
         criterion="with the paper's B (denominator padded) and a bias, the trivial solution "
         "(W = 0, the bias carrying the norm) is a local minimum, all curvatures ≥ 0 (autodiff "
         f"along the three largest-variance directions, {cfg['curvature_batches']} noise "
-        "draws in 4 groups for the standard error), at every σ² ≥ σ²_c = N a_max/(1 − α) and "
-        "not below (some curvature < 0); each sign by 2 standard errors, else the σ² is "
-        "undecided and the claim untestable; without a bias the trivial solution does not exist (f/‖f‖ is "
-        "undefined at W = 0)",
+        "draws in 8 groups for the standard error), at every σ² ≥ σ²_c = N a_max/(1 − α) and "
+        f"not below (some curvature < 0); each sign by {cfg['sign_standard_errors']:g} "
+        "standard errors, else the σ² is undecided and the claim untestable; without a bias "
+        "the trivial solution does not exist (f/‖f‖ is undefined at W = 0)",
         setup="the paper's B, i.e. the denominator padded with 1 − α (the loss as written has "
         "B > 0 at every σ²: its curvatures are in the table); σ² beyond the paper's sweeps, "
         "where the theory says complete collapse becomes possible")
@@ -425,7 +426,7 @@ def _pm(mean, se):
     return ", ".join(f"{m:.3g} ± {e:.2g}" for m, e in zip(mean, se))
 
 
-def _trivial_curvature(ctx, loss, noise_variance, n, groups=4):
+def _trivial_curvature(ctx, loss, noise_variance, n, groups=8):
     """Curvature of the normalised loss at ``W = 0`` with a unit bias, by autodiff.
 
     The bias (``e_2``) carries the norm, the perturbation ``W = ε e_1 u_kᵀ`` is

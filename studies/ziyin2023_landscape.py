@@ -185,6 +185,7 @@ def ziyin2023_landscape(
     curvature_tolerance=0.25,
     far_below=0.5,
     bias_tolerance=1e-3,
+    sign_standard_errors=4.0,
     curvature_batches=256,
     spectrum_every=500,
     experiments=EXPERIMENTS,
@@ -231,6 +232,8 @@ def ziyin2023_landscape(
             fraction of the smallest data eigenvalue.
         bias_tolerance: Largest relative change of an eigenvalue of ``WᵀW``
             that a bias may cause without normalisation.
+        sign_standard_errors: A sampled curvature's sign counts as decided
+            when the curvature is this many standard errors from 0.
         curvature_batches: Noise draws for the autodiff curvature.
         spectrum_every: Steps between TensorBoard spectra.
         experiments: Which experiments to run (names in ``EXPERIMENTS``).
