@@ -350,7 +350,7 @@ def complete_collapse(ctx):
     """5b. With normalisation a bias makes complete collapse possible where every b_i ≤ 0."""
     cfg, study = ctx.cfg, ctx.study
     n, ratio, v = cfg["num_samples"], cfg["collapse_ratio"], cfg["weight_decay_noise_variance"]
-    alpha = cfg["weighted_alpha"]
+    alpha, training = cfg["weighted_alpha"], cfg["complete_collapse_training"]
     _, a, _ = ctx.dataset(n)
     plain = ctx.loss()
     if alpha >= 1.0:
@@ -372,16 +372,15 @@ def complete_collapse(ctx):
         for use_bias in (True, False):
             run = ctx.train(f"normalized{' bias' if use_bias else ''} alpha={alpha} padded "
                             f"sigma2={v_m:.4g} N={n}", n, v_m, ctx.loss(alpha, "padded"),
-                            normalize=True, use_bias=use_bias)
+                            normalize=True, use_bias=use_bias) if training else {}
             rows.append([m, v_m, "yes" if use_bias else "no",
                          float(np.max(theory.weighted_info_nce_b(a, v_m, n, alpha))),
                          _pm(*kappa["padded"]) if use_bias else None,
                          _pm(*kappa["weighted"]) if use_bias else None,
-                         run["normalized_std"], run["bias_norm"],
-                         minimum])
+                         run.get("normalized_std"), run.get("bias_norm"), minimum])
     control = [ctx.train(f"normalized{' bias' if use_bias else ''} sigma2={v} N={n}", n, v,
                          plain, normalize=True, use_bias=use_bias)["normalized_std"]
-               for use_bias in (True, False)]
+               if training else float("nan") for use_bias in (True, False)]
     study.table(f"5. Normalised weighted InfoNCE (α = {alpha:g}) with and without a bias; "
                 f"σ²_c = N a_max/(1 − α) = {critical:.4g}. Curvature at the trivial solution "
                 "(W = 0, unit bias): smallest over the three largest-variance directions; "
@@ -404,11 +403,12 @@ def complete_collapse(ctx):
                                              for r in with_bias)
         + " (the Monte-Carlo error grows with σ²; more noise draws, or an analytic average "
         "over the noise, would decide an undecided σ²)"
-        + ". Trained from the usual init (padded), the normalised std with / without a bias: "
-        + ", ".join(f"{m:g}·σ²_c: " + " / ".join(f"{r[6]:.3g}" for r in rows if r[0] == m)
-                    for m in cfg["complete_collapse_multiples"])
-        + f" (complete collapse below {floor:.2g}: possible is not reached from that init); "
-        f"α = 1 at σ² = {v:g} with / without a bias: {control[0]:.3g} / {control[1]:.3g}",
+        + (". Trained from the usual init (padded), the normalised std with / without a bias: "
+           + ", ".join(f"{m:g}·σ²_c: " + " / ".join(f"{r[6]:.3g}" for r in rows if r[0] == m)
+                       for m in cfg["complete_collapse_multiples"])
+           + f" (complete collapse below {floor:.2g}); α = 1 at σ² = {v:g} with / without a "
+           f"bias: {control[0]:.3g} / {control[1]:.3g}" if training else
+           " (the trained runs were not made: complete_collapse_training = False)"),
         verdict,
         criterion="with the paper's B (denominator padded) and a bias, the trivial solution "
         "(W = 0, the bias carrying the norm) is a local minimum, all curvatures ≥ 0 (autodiff "
@@ -446,8 +446,10 @@ def _trivial_curvature(ctx, loss, noise_variance, n, groups=8):
 
     key = (f"trivial curvature alpha={loss.positive_weight} {loss.partition} "
            f"sigma2={noise_variance:.4g} N={n}")
-    kappa = np.asarray(ctx.study.unit(key, lambda: {"kappa": [theory.curvature_at_origin(
-        normalised, *(x[None] + np.sqrt(noise_variance) * rng.normal(size=(draws, *x.shape))
-                      for _ in range(2)), output_dim=2, directions=vectors[:, -3:])
-        for _ in range(groups)]})["kappa"])
-    return kappa.mean(axis=0), kappa.std(axis=0, ddof=1) / np.sqrt(groups)
+    views = [x[None] + np.sqrt(noise_variance) * rng.normal(size=(draws * groups, *x.shape))
+             for _ in range(2)]
+    kappa = np.asarray(ctx.study.unit(key, lambda: {"kappa": theory.curvature_at_origin(
+        normalised, *views, output_dim=2, directions=vectors[:, -3:], per_batch=True)})[
+        "kappa"])  # (3 directions, draws × groups)
+    means = kappa.reshape(len(kappa), groups, draws).mean(axis=2)
+    return means.mean(axis=1), means.std(axis=1, ddof=1) / np.sqrt(groups)

@@ -179,6 +179,7 @@ def ziyin2023_landscape(
     weight_decays=(0.1, 0.3, 0.6, 1.0),
     weight_decay_noise_variance=1.0,
     complete_collapse_multiples=(0.5, 2.0),
+    complete_collapse_training=True,
     collapse_ratio=1e-3,
     expansion_limit=0.125,
     eigenvalue_tolerance=0.25,
@@ -217,6 +218,9 @@ def ziyin2023_landscape(
         weight_decay_noise_variance: σ² of experiments 4 and 5's bias runs.
         complete_collapse_multiples: σ² of experiment 5's complete-collapse
             runs, as multiples of the critical σ² above which every ``b_i ≤ 0``.
+        complete_collapse_training: Also train (and report, not judge) the
+            normalised models with and without a bias at those σ²; the claim
+            reads the curvature at the trivial solution.
         collapse_ratio: An eigenvalue of ``WᵀW`` counts as collapsed below this
             fraction of the largest; complete collapse is a std of the
             normalised embeddings below its square root times the isotropic
