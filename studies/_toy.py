@@ -127,15 +127,20 @@ def noise_std(dim=16, noisy_dims=8, std=1.0):
     return np.sqrt(np.diag(kc.data.block_noise_covariance(dim, noisy_dims, std ** 2)))
 
 
-def views(data, std, batch_size=None, seed=0):
+def views(data, std, batch_size=None, seed=0, replace=True):
     """Endless ``((x + std ⊙ ε, x + std ⊙ ε'),)`` batches, fresh noise per view and step.
 
     Args:
         data: Training inputs `(n, d)`.
         std: Noise standard deviation per coordinate `(d,)` (or a scalar).
-        batch_size: Rows drawn uniformly with replacement each step (as the
-            authors' code does); `None` = the full batch. Defaults to `None`.
+        batch_size: Rows drawn at random each step; `None` = the full batch.
+            Defaults to `None`.
         seed: Seed of the rows and the noise. Defaults to `0`.
+        replace: Draw each batch's rows with replacement (`True`), or as
+            `batch_size` distinct rows, a uniformly random subset drawn afresh
+            every step (`False`: Jing et al.'s ``case_1.py`` / ``case_2.py``,
+            ``np.random.choice(10000, 128, replace=False)`` each iteration).
+            Defaults to `True`.
 
     Returns:
         An infinite ``tf.data.Dataset`` for ``SiameseModel.fit``.
@@ -146,9 +151,18 @@ def views(data, std, batch_size=None, seed=0):
     x = tf.constant(data)
     if batch_size is None:
         rows = tf.data.Dataset.from_tensors(x).repeat()
-    else:
+    elif replace:
         rows = tf.data.Dataset.random(seed=seed).batch(int(batch_size)).map(
             lambda r: tf.gather(x, r % n))
+    else:
+        if not 0 < int(batch_size) <= n:
+            raise kc._checks.invalid("batch_size", f"at most the {n} rows of `data` when "
+                                     "replace=False", batch_size)
+        # The indices of the `batch_size` largest of n i.i.d. uniforms: a
+        # uniformly random subset of distinct rows, new at every step.
+        rows = tf.data.Dataset.counter().map(lambda step: tf.gather(x, tf.math.top_k(
+            tf.random.stateless_uniform([n], tf.stack([tf.cast(seed, tf.int64), step])),
+            int(batch_size)).indices))
     noise = kc.data.gaussian_noise(np.diag(std ** 2))
     steps = tf.data.Dataset.random(seed=seed + 1)
     return tf.data.Dataset.zip((steps, rows)).map(
@@ -156,7 +170,7 @@ def views(data, std, batch_size=None, seed=0):
 
 
 def train(objective, data, std, steps, optimizer, batch_size=None, record_every=100,
-          probe=None, seed=0, log_dir=None):
+          probe=None, seed=0, log_dir=None, replace=True):
     """``SiameseModel.fit`` on :func:`views`, recording spectra as it goes.
 
     Args:
@@ -166,13 +180,14 @@ def train(objective, data, std, steps, optimizer, batch_size=None, record_every=
         std: Noise standard deviation per coordinate `(d,)` (or a scalar).
         steps: Number of optimizer steps.
         optimizer: A Keras optimizer.
-        batch_size: Minibatch size (rows drawn with replacement); `None` =
-            full batch. Defaults to `None`.
+        batch_size: Minibatch size; `None` = full batch. Defaults to `None`.
         record_every: Record the spectra every this many steps (and at 0 and
             the end); also ``steps_per_execution``. Defaults to `100`.
         probe: Inputs `(m, d)` for the embedding covariance. Defaults to `data`.
         seed: Seed of batches and noise. Defaults to `0`.
         log_dir: TensorBoard directory (``kc.callbacks.SpectrumLogger``) or `None`.
+        replace: Rows of a batch drawn with replacement, or distinct (see
+            :func:`views`). Defaults to `True`.
 
     Returns:
         dict of lists (:class:`keras_collapse.callbacks.SpectraHistory`):
@@ -190,7 +205,7 @@ def train(objective, data, std, steps, optimizer, batch_size=None, record_every=
     if log_dir:
         callbacks.append(kc.callbacks.SpectrumLogger(
             probe, log_dir, every_n_steps=max(every, steps // 100), images_every_n_logs=25))
-    model.fit(views(data, std, batch_size, seed), epochs=1, steps_per_epoch=int(steps),
+    model.fit(views(data, std, batch_size, seed, replace), epochs=1, steps_per_epoch=int(steps),
               verbose=0, callbacks=callbacks)
     history = dict(spectra.history)
     history["kernels"] = kernels(objective.model)

@@ -2,18 +2,28 @@
 
 A linear ``z = W x`` on 16-d Gaussian data is trained with InfoNCE on views
 ``x + [0_8, k·ε]`` for a sweep of noise levels ``k`` (a standard deviation, as
-in the authors' ``case_1.py``: covariance block-diag(0, k²·I)). For each ``k``
-we record the spectra of ``W`` and of the embedding over training (Fig. 3
-analogue) and compute Lemma 2's ``X = Σ̂0 − Σ̂1`` from data and weights
-(:mod:`keras_collapse.theory`). Theorem 1 predicts that the input directions
-where ``X`` has negative eigenvalues are those whose singular values decay;
-we compare them with the measured decaying right singular vectors of ``W``.
+in the authors' ``case_1.py``: covariance block-diag(0, k²·I)), with the
+authors' settings (``nn.Linear(16, 16)`` with its bias, SGD 1e-3, 10,000
+iterations, batches of 128 distinct rows drawn afresh each iteration).
 
-Training uses the authors' code form (``case_1.py``: ``nn.Linear(16, 16)``
-with its bias, dot similarity, τ = 0.1, one direction, SGD 1e-3, batches of
-128, 10,000 iterations); ``X`` is computed both as Lemma 2 (the paper's Gaussian form,
-τ = 1) and as the exact gradient matrix of the loss actually trained
-(``infonce_gradient_x``, dot form, τ = 0.1).
+Each ``k`` is trained with two loss forms, one per claim group:
+
+* the authors' code form (``case_1.py``: dot similarity, τ = 0.1, one
+  direction) for the Fig. 3 claim (spectra over training);
+* the paper's analysis form (the squared-distance InfoNCE, τ = 1, Lemma 1)
+  for the Theorem 1 / Lemma 2 claims, judged with Lemma 2's
+  ``X = Σ̂0 − Σ̂1`` of the same form (:mod:`keras_collapse.theory`), averaged
+  over batches of the training size.
+
+Theorem 1: with ``X`` fixed, ``W(t) = W(0) exp(X t)``, so along each
+eigenvector ``u`` of ``X``, ``W(t) u = W(0) u e^{λt}`` shrinks exactly when
+``λ < 0``. The measured collapsing directions are therefore the eigenvectors
+``u`` of ``X`` (at the initial ``W``) with ``‖W_T u‖ < ‖W_0 u‖``, a criterion
+with no free threshold; eigenvalues within two standard errors (over the
+batches that estimate ``X``) of zero are not judged. The count of small
+singular values under the usual relative cut-off ``σ_k < c·σ_1`` is reported
+as a curve over ``c``. Each claim's other thresholds are gin-bound
+(``gin/jing2022_strong_augmentation.gin``).
 """
 
 from __future__ import annotations
@@ -28,9 +38,12 @@ from matplotlib.figure import Figure
 
 import keras_collapse as kc
 from keras_collapse import _checks, theory
-from keras_collapse.studies import _toy
 from keras_collapse.guards import describe_loss
+from keras_collapse.studies import _toy
 from keras_collapse.studies._harness import describe_optimizer
+
+FORMS = ("code", "paper")  # case_1.py's loss (Fig. 3); the paper's (Theorem 1, Lemma 2)
+PAPERS = "the paper's (the authors' case_1.py where the paper is silent)"
 
 
 def _fmt(value, digits=2):
@@ -38,34 +51,32 @@ def _fmt(value, digits=2):
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def _decayed_directions(w0, w1, ratio):
-    """Measured collapsing directions of the final W (columns), and their data.
-
-    Right singular vectors v of W_T with σ < ratio·σ_max (the whole W also
-    shrinks or grows, so the decay is measured relative to the top direction).
-    Also returns the final σ and ‖W_0 v‖ along the same directions.
-    """
-    _, s, vt = np.linalg.svd(w1)
-    before = np.linalg.norm(w0 @ vt.T, axis=0)
-    keep = s < ratio * s[0]
-    return vt.T[:, keep], s, before
+def _x_batches(w, batches, loss, form):
+    """X per batch of the training size: Lemma 2's ``Σ̂0 − Σ̂1`` for the paper's
+    form; for case_1.py's dot form (which the paper does not derive) the exact
+    matrix of ``∂L/∂W = −W X`` (symmetric for that form)."""
+    fn = theory.strong_augmentation_x if form == "paper" else theory.infonce_gradient_x
+    return np.stack([fn(w, x_a, x_b, loss.temperature, loss.similarity)
+                     for x_a, x_b in batches])
 
 
-def _x_report(name, x_matrix, decayed, noisy_basis, dim):
-    values, vectors = theory.predicted_collapsing_directions(x_matrix, rtol=1e-6)
+def _x_report(name, per_batch, noisy_basis):
+    """Eigen-decomposition of the mean X, with each eigenvalue's standard error over batches."""
+    mean = per_batch.mean(axis=0)
+    values, vectors = np.linalg.eigh(0.5 * (mean + mean.T))
+    rayleigh = np.einsum("ik,bij,jk->bk", vectors, per_batch, vectors)
+    se = rayleigh.std(axis=0, ddof=1) / np.sqrt(len(per_batch)) if len(per_batch) > 1 \
+        else np.zeros_like(values)
+    negative, _ = theory.predicted_collapsing_directions(mean, rtol=1e-6)
     return {
-        f"{name}_eigenvalues": np.linalg.eigvalsh(0.5 * (x_matrix + x_matrix.T)),
-        f"{name}_negative": int(values.size),
-        f"{name}_overlap_decayed": theory.subspace_overlap(vectors, decayed)
-        if values.size and decayed.shape[1] else float("nan"),
-        f"{name}_overlap_noisy": theory.subspace_overlap(vectors, noisy_basis)
-        if values.size else float("nan"),
-        f"{name}_noisy_mass": float(np.mean(np.sum(vectors[dim // 2:] ** 2, axis=0)))
-        if values.size else float("nan"),
+        f"{name}_eigenvalues": values, f"{name}_se": se, f"{name}_vectors": vectors,
+        f"{name}_negative": int(negative.size),
+        f"{name}_overlap_noisy": theory.subspace_overlap(vectors[:, values < 0], noisy_basis)
+        if np.any(values < 0) else float("nan"),
     }
 
 
-def _run(study, key, k, cfg):
+def _run(study, key, k, form, loss, cfg):
     rng = np.random.default_rng(cfg["seed"])
     dim, noisy = cfg["dim"], cfg["noisy_dims"]
     data = rng.normal(size=(cfg["num_samples"], dim))
@@ -73,34 +84,40 @@ def _run(study, key, k, cfg):
     std = _toy.noise_std(dim, noisy, k)
     model = _toy.linear_net(1, dim, init=cfg["init"], seed=cfg["seed"], use_bias=cfg["use_bias"])
     w_init = _toy.kernels(model)[0]
-    loss = cfg["loss"]
     history = _toy.train(
         _toy.pair_objective(model, loss), data, std, cfg["steps"],
         cfg["optimizer"](), batch_size=cfg["batch_size"],
         record_every=cfg["record_every"], probe=probe, seed=cfg["seed"] + 1,
-        log_dir=study.tensorboard_dir(key))
+        log_dir=study.tensorboard_dir(key), replace=cfg["replace"])
     w_final = history["kernels"][0]
-    # X from a fresh pair of views of `x_samples` points (the two views play x, x').
-    x = rng.normal(size=(cfg["x_samples"], dim))
-    x_a = x + std * rng.normal(size=x.shape)
-    x_b = x + std * rng.normal(size=x.shape)
-    decayed, s_final, s_before = _decayed_directions(w_init, w_final, cfg["collapse_ratio"])
+    # X from fresh pairs of views (the two views play x, x'), batch by batch.
+    x = rng.normal(size=(max(cfg["x_samples"] // cfg["batch_size"], 2), cfg["batch_size"], dim))
+    batches = [(b + std * rng.normal(size=b.shape), b + std * rng.normal(size=b.shape))
+               for b in x]
+    s_final = np.linalg.svd(w_final, compute_uv=False)
+    result = {"k": k, "history": history, "w_init": w_init, "sv_final": s_final,
+              "cutoff_counts": [int(np.sum(s_final < c * s_final[0])) for c in cfg["cutoffs"]]}
     noisy_basis = np.eye(dim)[:, dim - noisy:]
-    result = {"k": k, "history": history, "w_init": w_init,
-              "decayed_count": int(decayed.shape[1]),
-              "decayed_noisy_overlap": theory.subspace_overlap(decayed, noisy_basis)
-              if decayed.shape[1] else float("nan"),
-              "sv_final": s_final, "sv_init_along": s_before}
     for when, w in (("init", w_init), ("final", w_final)):
-        lemma = theory.strong_augmentation_x(w, x_a, x_b, 1.0, "gaussian")
-        exact = theory.infonce_gradient_x(w, x_a, x_b, cfg["loss"].temperature,
-                                          cfg["loss"].similarity)
-        result.update(_x_report(f"lemma2_{when}", lemma, decayed, noisy_basis, dim))
-        result.update(_x_report(f"exact_{when}", exact, decayed, noisy_basis, dim))
+        result.update(_x_report(f"x_{when}", _x_batches(w, batches, loss, form), noisy_basis))
+    # Theorem 1: W(t) u_k = W(0) u_k e^{λ_k t} along X's eigenvectors u_k.
+    vectors = result["x_init_vectors"]
+    result["shrink_ratio"] = (np.linalg.norm(w_final @ vectors, axis=0)
+                              / np.linalg.norm(w_init @ vectors, axis=0))
     return result
 
 
-def _figures(study, results, dim, noisy):
+def _theorem1(r):
+    """Per k: X's eigen-directions decided by 2 standard errors, and the agreement."""
+    values, se = np.asarray(r["x_init_eigenvalues"]), np.asarray(r["x_init_se"])
+    shrunk = np.asarray(r["shrink_ratio"]) < 1.0
+    decided = np.abs(values) >= 2.0 * se
+    return {"shrunk": int(shrunk.sum()), "low": int(np.sum(values < -2.0 * se)),
+            "high": int(np.sum(values < 2.0 * se)), "decided": int(decided.sum()),
+            "agree": bool(np.all(shrunk[decided] == (values[decided] < 0)))}
+
+
+def _spectra_figure(study, results, form):
     ks = [r["k"] for r in results]
     fig = Figure(figsize=(3.3 * len(ks), 6.0), layout="constrained")
     FigureCanvasAgg(fig)
@@ -115,29 +132,34 @@ def _figures(study, results, dim, noisy):
             ax.plot(steps, values, lw=0.8)
             ax.set_title(f"k = {r['k']}: {label}", fontsize=8)
             ax.set_xlabel("iteration", fontsize=8)
-    study.figure(fig, "fig3_spectra_over_training.png",
-                 "Fig. 3 analogue: singular values of W (top) and embedding covariance "
-                 "eigenvalues (bottom, natural log) over training, one column per noise std k.")
+    name = {"code": "fig3_spectra_over_training.png",
+            "paper": "spectra_over_training_paper_loss.png"}[form]
+    study.figure(fig, name, f"Fig. 3 analogue ({'case_1.py' if form == 'code' else 'the paper'}"
+                 "'s loss): singular values of W (top) and embedding covariance eigenvalues "
+                 "(bottom, natural log) over training, one column per noise std k.")
+
+
+def _x_figure(study, results, dim):
     fig = Figure(figsize=(10.0, 3.4), layout="constrained")
     FigureCanvasAgg(fig)
-    ax1, ax2, ax3 = (fig.add_subplot(1, 3, i + 1) for i in range(3))
-    for r in results:
-        ax1.plot(np.arange(1, dim + 1), np.log(np.maximum(r["history"]["eig"][-1], 1e-300)),
-                 marker=".", label=f"k={r['k']}")
-        ax2.plot(np.arange(1, dim + 1), r["lemma2_final_eigenvalues"], marker=".",
-                 label=f"k={r['k']}")
-        ax3.plot(np.arange(1, dim + 1), r["exact_final_eigenvalues"], marker=".",
-                 label=f"k={r['k']}")
-    ax1.set_title("final embedding spectrum (log λ_k)", fontsize=9)
-    ax2.set_title("eigenvalues of X = Σ̂0 − Σ̂1 (Lemma 2, Gaussian τ=1)", fontsize=9)
-    ax3.set_title("eigenvalues of exact X of the trained loss (dot, τ)", fontsize=9)
-    for ax in (ax2, ax3):
+    axes = [fig.add_subplot(1, 3, i + 1) for i in range(3)]
+    for r in results["code"]:
+        axes[0].plot(np.arange(1, dim + 1),
+                     np.log(np.maximum(r["history"]["eig"][-1], 1e-300)), marker=".",
+                     label=f"k={r['k']}")
+    for ax, when in zip(axes[1:], ("init", "final")):
+        for r in results["paper"]:
+            ax.plot(np.arange(1, dim + 1), r[f"x_{when}_eigenvalues"], marker=".",
+                    label=f"k={r['k']}")
         ax.axhline(0.0, color="k", lw=0.6)
         ax.set_yscale("symlog")
-    ax1.legend(fontsize=7)
+        ax.set_title(f"eigenvalues of Lemma 2's X at the {when} W (paper's loss)", fontsize=9)
+    axes[0].set_title("final embedding spectrum, case_1.py's loss (log λ_k)", fontsize=9)
+    axes[0].legend(fontsize=7)
     study.figure(fig, "x_eigenvalues.png",
-                 "Final embedding spectra per k and the eigenvalues of X (ascending) at the "
-                 "end of training; negative eigenvalues mark predicted collapsing directions.")
+                 "Final embedding spectra per k (case_1.py's loss) and the eigenvalues of "
+                 "Lemma 2's X (ascending) at the initial and final W of the paper's loss; "
+                 "negative eigenvalues mark predicted collapsing directions.")
 
 
 def _settings(cfg, noise_stds):
@@ -155,19 +177,29 @@ def _settings(cfg, noise_stds):
          f"Dense({cfg['dim']}) with{'' if cfg['use_bias'] else 'out'} bias", same],
         ["initialisation", "PyTorch default U(±1/√16)", f"{cfg['init']}: U(±1/√{cfg['dim']})",
          same],
-        ["loss", "cross-entropy of z1 z2ᵀ/τ against the diagonal, τ = 0.1, unnormalised z",
-         describe_loss(cfg["loss"]), same],
+        ["loss (Fig. 3 claim)", "cross-entropy of z1 z2ᵀ/τ against the diagonal, τ = 0.1, "
+         "unnormalised z (case_1.py)", describe_loss(cfg["loss"]), same],
+        ["loss (Theorem 1, Lemma 2 claims)", "−log exp(−|z_i − z'_i|²/2) / Σ (Lemma 1)",
+         describe_loss(cfg["theory_loss"]), "the paper's, so that X is the matrix of the "
+         "loss trained"],
         ["optimizer", "SGD, lr 1e-3", describe_optimizer(cfg["optimizer"]), same],
         ["iterations, batch", "10,000, 128", f"{cfg['steps']}, {cfg['batch_size']}", same],
-        ["batches", "drawn at random each iteration", "uniform with replacement", same],
-        ["spectrum", "covariance eigenvalues of net(x) on 1,000 fresh points, every 10 "
-         "iterations", f"the same on {cfg['probe_size']} fresh points, every "
-         f"{cfg['record_every']} iterations", same],
+        ["batches", "np.random.choice(10000, 128, replace=False) each iteration (case_1.py "
+         "line 42)", "with replacement" if cfg["replace"] else
+         "distinct rows, a fresh uniform subset each iteration", same],
+        ["spectrum", "covariance eigenvalues of net(x) on 1,000 fresh points every 10 "
+         "iterations (new points each time)", f"the same on one draw of {cfg['probe_size']} "
+         f"fresh points, every {cfg['record_every']} iterations",
+         "one probe draw: curves without probe noise"],
         ["X (Lemma 2)", "bias-free linear model, Gaussian form, τ = 1",
-         f"from W alone on {cfg['x_samples']} points with two views",
-         "Lemma 2 has no bias; the bias is left out of X"],
+         f"from W alone, mean over {max(cfg['x_samples'] // cfg['batch_size'], 1)} batches of "
+         f"{cfg['batch_size']} points with two views, the theory loss's form",
+         "Lemma 2 has no bias; batches of the training size, as the gradient sees them"],
+        ["collapsing direction (measured)", "vanishing singular value (Theorem 1)",
+         "eigenvector u of X (initial W) with ‖W_T u‖ < ‖W_0 u‖",
+         "Theorem 1: W(t)u = W(0)u e^{λt} shrinks exactly when λ < 0"],
         ["seeds", "not stated", f"1 (experiment.seed = {cfg['seed']})",
-         "the claims read one run per k"],
+         "the claims read one run per k and loss form"],
     ]
 
 
@@ -178,17 +210,20 @@ def jing2022_strong_augmentation(
     steps=10000,
     batch_size=128,
     loss=kc.losses.InfoNCE(0.1, "dot", symmetric=False),
+    theory_loss=kc.losses.InfoNCE(1.0, "gaussian", symmetric=False),
     optimizer=functools.partial(keras.optimizers.SGD, 1e-3),
     num_samples=10000,
     probe_size=1000,
-    x_samples=512,
+    x_samples=1024,
     dim=16,
     noisy_dims=8,
     init="torch",
     use_bias=True,
-    record_every=100,
+    replace=False,
+    record_every=50,
     min_overlap=0.8,
-    collapse_ratio=0.5,
+    min_gap=1.0,
+    cutoffs=(0.01, 0.03, 0.1, 0.3, 0.5),
     seed=None,
 ):
     """Sweep the augmentation strength k; compare X's negative eigenspace with decay.
@@ -198,110 +233,155 @@ def jing2022_strong_augmentation(
         noise_stds: Noise standard deviations k on the last `noisy_dims` inputs.
         steps: SGD iterations per run (10,000 in case_1.py).
         batch_size: Minibatch size (128).
-        loss: The trained objective, a ``kc.losses.InfoNCE`` (case_1.py: dot
-            form, τ = 0.1, one direction; `similarity="gaussian"` is the
-            paper's form).
+        loss: The objective of the Fig. 3 claim, a ``kc.losses.InfoNCE``
+            (case_1.py: dot form, τ = 0.1, one direction).
+        theory_loss: The objective of the Theorem 1 / Lemma 2 claims (the
+            paper's: Gaussian form, τ = 1, one direction); X uses its form.
         optimizer: ``optimizer()`` gives a fresh optimizer per run (plain SGD,
             lr 1e-3).
         num_samples: Training points x ~ N(0, I) (10,000).
         probe_size: Fresh points for the embedding covariance (1,000).
-        x_samples: Points (with two views) used to compute X.
+        x_samples: Points (with two views) used to compute X, in batches of
+            `batch_size`.
         dim: Input and embedding dimension (16).
         noisy_dims: Trailing noisy dimensions (8).
         init: Initialisation of W, see `studies._toy.linear_net` (`"torch"` as
             case_1.py's ``nn.Linear``).
         use_bias: Give W a bias, as case_1.py's ``nn.Linear(16, 16)`` (X is
             computed from W alone: Lemma 2 is bias-free).
-        record_every: Spectra recorded every this many iterations.
+        replace: Batches drawn with replacement (`False`: distinct rows, as
+            case_1.py).
+        record_every: Spectra recorded every this many iterations (case_1.py
+            prints every 10).
         min_overlap: Subspace overlap counted as agreement.
-        collapse_ratio: A right singular direction of the final W counts as
-            measured collapsing when σ_k < collapse_ratio·σ_1.
+        min_gap: Smallest gap (nats) between the clean and noisy mean log
+            eigenvalues counted as collapse of the noisy block.
+        cutoffs: Relative cut-offs c of the reported count ``σ_k < c·σ_1``.
         seed: Seed of data, init and noise. Defaults to `None`: the
             experiment's seed (`experiment.seed`).
     """
     seed = study.seed if seed is None else seed
-    if not isinstance(loss, kc.losses.InfoNCE):
-        raise _checks.invalid("loss", "a kc.losses.InfoNCE (X is InfoNCE's matrix)", loss,
-                              TypeError)
-    cfg = dict(steps=steps, batch_size=batch_size, loss=loss, optimizer=optimizer,
-               num_samples=num_samples,
-               probe_size=probe_size, x_samples=x_samples, dim=dim, noisy_dims=noisy_dims,
-               init=init, use_bias=use_bias, record_every=record_every, seed=seed,
-               collapse_ratio=collapse_ratio)
-    results = [study.unit(f"k={k}", lambda k=k: _run(study, f"k={k}", k, cfg))
-               for k in noise_stds]
-    _figures(study, results, dim, noisy_dims)
-    clean = slice(0, dim - noisy_dims)
-    rows, gaps = [], []
+    for name, value in (("loss", loss), ("theory_loss", theory_loss)):
+        if not isinstance(value, kc.losses.InfoNCE):
+            raise _checks.invalid(name, "a kc.losses.InfoNCE (X is InfoNCE's matrix)", value,
+                                  TypeError)
+    cfg = dict(steps=steps, batch_size=batch_size, loss=loss, theory_loss=theory_loss,
+               optimizer=optimizer, num_samples=num_samples, probe_size=probe_size,
+               x_samples=x_samples, dim=dim, noisy_dims=noisy_dims, init=init,
+               use_bias=use_bias, replace=replace, record_every=record_every, seed=seed,
+               cutoffs=tuple(cutoffs))
+    losses = {"code": loss, "paper": theory_loss}
+    results = {form: [study.unit(f"{form} k={k}", lambda k=k, form=form: _run(
+        study, f"{form} k={k}", k, form, losses[form], cfg)) for k in noise_stds]
+        for form in FORMS}
+    for form in FORMS:
+        _spectra_figure(study, results[form], form)
+    _x_figure(study, results, dim)
+    _claims(study, results, cfg, noise_stds, min_overlap, min_gap)
+    study.table("Settings: the paper's and this run's", ["setting", "paper", "this run", "why"],
+                _settings(cfg, noise_stds))
+
+
+def _gaps(results, dim, noisy):
+    """Mean log eigenvalue of the clean minus the noisy embedding block, per run."""
+    gaps = []
     for r in results:
         final = np.log(np.maximum(np.asarray(r["history"]["eig"][-1]), 1e-300))
-        gap = float(np.mean(final[clean]) - np.mean(final[dim - noisy_dims:]))
-        gaps.append(gap)
-        rows.append([r["k"], r["lemma2_init_negative"], r["lemma2_final_negative"],
-                     r["exact_final_negative"], r["decayed_count"],
-                     r["lemma2_init_overlap_decayed"], r["exact_final_overlap_decayed"],
-                     r["lemma2_init_overlap_noisy"], r["decayed_noisy_overlap"],
-                     gap, float(final[-1])])
-    study.table(
-        "Predicted (X < 0) and measured (decayed) collapsing directions per noise std k",
-        ["k", "#neg X Lemma2 init", "#neg X Lemma2 final", "#neg X exact final",
-         "#measured collapsing dirs of W", "overlap Lemma2 init/measured",
-         "overlap exact final/measured", "overlap Lemma2 init/noisy block",
-         "overlap measured/noisy block",
-         "mean log λ clean − noisy", "min log λ"], rows)
-    study.measurements["log_eig_gap_clean_minus_noisy"] = dict(zip(map(str, noise_stds), gaps))
+        gaps.append(float(np.mean(final[:dim - noisy]) - np.mean(final[dim - noisy:])))
+    return gaps
 
-    monotone = all(b > a for a, b in zip(gaps, gaps[1:]))
+
+def _claims(study, results, cfg, noise_stds, min_overlap, min_gap):
+    dim, noisy = cfg["dim"], cfg["noisy_dims"]
+    gaps = {form: _gaps(results[form], dim, noisy) for form in FORMS}
+    code, paper = results["code"], results["paper"]
+    t1 = {form: [_theorem1(r) for r in results[form]] for form in FORMS}
+    study.table(
+        "Theorem 1 per k: X at the initial W (mean over batches of the training size) and "
+        "the shrink ‖W_T u‖/‖W_0 u‖ along its eigenvectors u",
+        ["loss", "k", "#neg X init", "#(λ < −2 s.e.)", "#(λ < +2 s.e.)",
+         "#shrunk eigen-directions", "decided directions", "signs agree (decided)",
+         "#neg X final", "overlap X<0 / noisy block", "gap clean − noisy"],
+        [[form, r["k"], r["x_init_negative"], t["low"], t["high"], t["shrunk"], t["decided"],
+          t["agree"], r["x_final_negative"], r["x_init_overlap_noisy"], g]
+         for form in FORMS for r, t, g in zip(results[form], t1[form], gaps[form])])
+    study.table(
+        "The count under relative cut-offs: #singular values of the final W below c·σ_1 "
+        "(reported, not judged)",
+        ["loss", "k"] + [f"c = {c:g}" for c in cfg["cutoffs"]] + ["#neg X init"],
+        [[form, r["k"], *r["cutoff_counts"], r["x_init_negative"]]
+         for form in FORMS for r in results[form]])
+    study.measurements["log_eig_gap_clean_minus_noisy"] = {
+        form: dict(zip(map(str, noise_stds), gaps[form])) for form in FORMS}
+
+    def trend(values):
+        return all(b > a for a, b in zip(values, values[1:])) and values[-1] > min_gap
+
     study.claim(
         "Stronger augmentation collapses the noisy embedding dimensions more",
         "Fig. 3, Corollary 1",
-        "mean log λ (clean − noisy) after training: "
-        + ", ".join(f"k={k}: {g:.2f}" for k, g in zip(noise_stds, gaps))
-        + f"; smallest final log λ at the largest k: {rows[-1][-1]:.1f} (not an exact zero)",
-        monotone and gaps[-1] > 1.0)
-    # The prediction: Lemma 2's X (Gaussian form, τ = 1) at the initial W, before
-    # training (Theorem 1 takes X fixed; X changes as W trains, see the table).
-    with_neg = [r for r in results if r["lemma2_init_negative"] > 0]
-    inside = [r for r in with_neg if (r["lemma2_init_overlap_decayed"] or 0.0) >= min_overlap]
-    counts = [r for r in results if r["lemma2_init_negative"] == r["decayed_count"]]
-    detail = "; ".join(
-        f"k={r['k']}: {r['lemma2_init_negative']} predicted vs {r['decayed_count']} measured, "
-        f"overlap {_fmt(r['lemma2_init_overlap_decayed'])}" for r in results)
+        "mean log λ (clean − noisy) after training, case_1.py's loss: "
+        + ", ".join(f"k={k}: {g:.2f}" for k, g in zip(noise_stds, gaps["code"]))
+        + "; the paper's loss: " + ", ".join(f"{g:.2f}" for g in gaps["paper"])
+        + f" ({'meets' if trend(gaps['paper']) else 'misses'} the criterion); smallest final "
+        f"log λ at the largest k: {np.log(max(code[-1]['history']['eig'][-1][-1], 1e-300)):.1f}"
+        " (not an exact zero)",
+        trend(gaps["code"]),
+        criterion=f"the gap (mean log λ clean − noisy) rises strictly with k and exceeds "
+        f"{min_gap:g} nat at the largest k (case_1.py's loss)",
+        setup=PAPERS)
+    band = ("X's eigenvalues decided by 2 standard errors over the batches that estimate X "
+            "(a direction with |λ| < 2 s.e. is not judged)")
     study.claim(
         "Directions where X = Σ̂0 − Σ̂1 (Lemma 2) has negative eigenvalues are the ones whose "
         "singular values decay",
         "Theorem 1, Lemma 2",
-        f"X from the initial W (Gaussian form, τ=1, {x_samples} points); measured = right "
-        f"singular vectors of the final W with σ < {collapse_ratio}·σ_1. {detail}. Predicted "
-        f"subspace inside the measured one (overlap ≥ {min_overlap}) for "
-        f"{len(inside)}/{len(with_neg)} k with X<0; counts equal for {len(counts)}/{len(results)} k",
-        bool(with_neg) and len(inside) == len(with_neg))
+        "per k, along X's eigenvectors (initial W, paper's loss): signs agree on "
+        + "; ".join(f"k={r['k']}: {t['decided']} decided directions, "
+                    f"{'all agree' if t['agree'] else 'not all agree'} "
+                    f"({r['x_init_negative']} negative, {t['shrunk']} shrunk)"
+                    for r, t in zip(paper, t1["paper"]))
+        + ". case_1.py's loss with its exact X: " + "; ".join(
+            f"k={r['k']}: {'agree' if t['agree'] else 'disagree'} ({r['x_init_negative']} "
+            f"negative, {t['shrunk']} shrunk)" for r, t in zip(code, t1["code"])),
+        all(t["agree"] for t in t1["paper"]),
+        criterion="for every k, along each eigenvector u of Lemma 2's X at the initial W, "
+        "‖W_T u‖ < ‖W_0 u‖ exactly when its eigenvalue is negative (Theorem 1: W(t)u = "
+        f"W(0)u e^{{λt}}); {band}",
+        setup=PAPERS + "; the paper's loss (Gaussian, τ = 1) with case_1.py's optimizer")
+    inside = [r["k"] for r, t in zip(paper, t1["paper"]) if t["low"] <= t["shrunk"] <= t["high"]]
     study.claim(
         "The number of collapsing directions equals the number of negative eigenvalues of X",
         "Theorem 1",
-        f"equal counts for k in {[r['k'] for r in counts]} of {list(noise_stds)} "
-        "(X fixed at the initial W; weaker k predicts fewer directions than the 8 noisy "
-        "ones that shrink)",
-        len(counts) == len(results))
-    noisy_hits = [r for r in with_neg if (r["lemma2_init_overlap_noisy"] or 0.0) >= min_overlap]
+        f"#shrunk eigen-directions within [#(λ < −2 s.e.), #(λ < +2 s.e.)] for k in {inside} of "
+        f"{list(noise_stds)}: " + ", ".join(
+            f"k={r['k']}: {t['shrunk']} in [{t['low']}, {t['high']}] ({r['x_init_negative']} "
+            "negative)" for r, t in zip(paper, t1["paper"]))
+        + "; the count of small singular values under relative cut-offs is in the second table",
+        len(inside) == len(paper),
+        criterion="for every k, #eigen-directions of X with ‖W_T u‖ < ‖W_0 u‖ (Theorem 1's own "
+        f"measure: no cut-off) = #negative eigenvalues; {band}",
+        setup=PAPERS + "; the paper's loss (Gaussian, τ = 1) with case_1.py's optimizer")
+    with_neg = [r for r in paper if r["x_init_negative"] > 0]
+    noisy_hits = [r for r in with_neg if (r["x_init_overlap_noisy"] or 0.0) >= min_overlap]
     study.claim(
         "X's negative eigenspace lies in the augmented (noisy) input block",
         "Lemma 2",
-        f"overlap of the X<0 eigenspace (initial W) with the last {noisy_dims} coordinates "
-        f"≥ {min_overlap} for {len(noisy_hits)}/{len(with_neg)} k with negative eigenvalues: "
-        + ", ".join(f"k={r['k']}: {_fmt(r['lemma2_init_overlap_noisy'])}" for r in with_neg),
-        bool(with_neg) and len(noisy_hits) == len(with_neg))
-    final_neg = [r["lemma2_final_negative"] for r in results]
-    exact = ", ".join(f"k={r['k']}: {r['exact_final_negative']} "
-                      f"(noisy-block overlap {_fmt(r['exact_final_overlap_noisy'])})"
-                      for r in results)
+        f"overlap of the X<0 eigenspace (initial W) with the last {noisy} coordinates: "
+        + (", ".join(f"k={r['k']}: {_fmt(r['x_init_overlap_noisy'])}" for r in with_neg)
+           or "X has no negative eigenvalue at any k"),
+        bool(with_neg) and len(noisy_hits) == len(with_neg),
+        criterion=f"overlap ≥ {min_overlap:g} for every k where X has negative eigenvalues "
+        "(and at least one such k)",
+        setup=PAPERS + "; the paper's loss (Gaussian, τ = 1)")
     study.claim(
         "X stays fixed during training (the assumption of Theorem 1)",
         "Theorem 1",
-        f"negative eigenvalues of Lemma 2's X at init {[r['lemma2_init_negative'] for r in results]}"
-        f" vs after training {final_neg}: once the noisy directions shrink the positive pairs "
-        f"match better (α_ii ↑) and Σ̂1 loses weight. Exact X of the trained dot/τ loss after "
-        f"training, #negative: {exact}",
-        all(r["lemma2_final_negative"] == r["lemma2_init_negative"] for r in results))
-    study.table("Settings: the paper's and this run's", ["setting", "paper", "this run", "why"],
-                _settings(cfg, noise_stds))
+        f"#negative eigenvalues of Lemma 2's X at init {[r['x_init_negative'] for r in paper]} "
+        f"vs after training {[r['x_final_negative'] for r in paper]} (paper's loss); case_1.py's "
+        f"loss: {[r['x_init_negative'] for r in code]} vs "
+        f"{[r['x_final_negative'] for r in code]}",
+        all(r["x_final_negative"] == r["x_init_negative"] for r in paper),
+        criterion="for every k, the same number of negative eigenvalues of X at the initial and "
+        "the final W (paper's loss)",
+        setup=PAPERS + "; the paper's loss (Gaussian, τ = 1)")

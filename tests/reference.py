@@ -29,14 +29,16 @@ def _cos(u, v):
 
 
 # ---------------------------------------------------------------- InfoNCE
-def info_nce_gaussian_one_direction(z, z_prime, temperature=1.0, positive_weight=1.0):
+def info_nce_gaussian_one_direction(z, z_prime, temperature=1.0, positive_weight=1.0,
+                                    partition="weighted"):
     """Jing et al. 2022 (arXiv 2110.09348) Lemma 1 form, per anchor i:
 
     -log exp(-|z_i - z'_i|^2/2) / (sum_{j!=i} exp(-|z_i - z_j|^2/2) + a exp(-|z_i - z'_i|^2/2))
 
     with every similarity additionally divided by the temperature (tau = 1 is the
     paper's loss). Negatives are the same view's other examples. a is the
-    positive weight of Ziyin et al.'s weighted InfoNCE (arXiv 2210.00638).
+    positive weight of Ziyin et al.'s weighted InfoNCE (arXiv 2210.00638);
+    partition="padded" adds the constant 1 - a to the denominator.
     """
     z, z_prime = _f64(z), _f64(z_prime)
     n = len(z)
@@ -47,31 +49,37 @@ def info_nce_gaussian_one_direction(z, z_prime, temperature=1.0, positive_weight
         for j in range(n):
             if j != i:
                 negatives += np.exp(-np.sum((z[i] - z[j]) ** 2) / 2.0 / temperature)
-        out[i] = -np.log(positive / (negatives + positive_weight * positive))
+        pad = 1.0 - positive_weight if partition == "padded" else 0.0
+        out[i] = -np.log(positive / (negatives + positive_weight * positive + pad))
     return out
 
 
-def info_nce_dot_one_direction(z_a, z_b, temperature=0.1, positive_weight=1.0):
+def info_nce_dot_one_direction(z_a, z_b, temperature=0.1, positive_weight=1.0,
+                               partition="weighted"):
     """Cross-entropy of z_a z_b^T / tau against the diagonal, per row (the
-    diagonal's term in the denominator weighted by positive_weight)."""
+    diagonal's term in the denominator weighted by positive_weight; plus
+    1 - positive_weight with partition="padded")."""
     z_a, z_b = _f64(z_a), _f64(z_b)
     n = len(z_a)
     out = np.zeros(n)
     for i in range(n):
         terms = np.array([np.exp(np.dot(z_a[i], z_b[j]) / temperature) for j in range(n)])
         denominator = np.sum(terms) - (1.0 - positive_weight) * terms[i]
+        if partition == "padded":
+            denominator += 1.0 - positive_weight
         out[i] = -np.log(terms[i] / denominator)
     return out
 
 
-def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positive_weight=1.0):
+def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positive_weight=1.0,
+             partition="weighted"):
     """Per-example InfoNCE; symmetric averages the a->b and b->a directions."""
     one = {"dot": info_nce_dot_one_direction, "gaussian": info_nce_gaussian_one_direction}[
         similarity
     ]
-    loss = one(z_a, z_b, temperature, positive_weight)
+    loss = one(z_a, z_b, temperature, positive_weight, partition)
     if symmetric:
-        loss = 0.5 * (loss + one(z_b, z_a, temperature, positive_weight))
+        loss = 0.5 * (loss + one(z_b, z_a, temperature, positive_weight, partition))
     return loss
 
 

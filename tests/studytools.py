@@ -61,3 +61,25 @@ def check_artifacts(output_dir, results, num_claims, files):
         assert claim["holds"] == (claim["verdict"] == "holds")
     for name in ("results.md", "operative_config.gin", *files):
         assert (output_dir / name).stat().st_size > 0, name
+
+
+def run_seeds(name, tmp_path_factory, bindings, seeds=(0, 1, 2), extra=None):
+    """`{seed: (output_dir, results)}` of study `name` run once per `experiment.seed`.
+
+    `extra(seed)` gives further bindings for one seed (e.g. fewer experiments).
+    """
+    runs = {}
+    for seed in seeds:
+        path = tmp_path_factory.mktemp(f"{name}-seed{seed}")
+        more = list(extra(seed)) if extra else []
+        runs[seed] = path, run_study(name, path, [*bindings, *more, f"experiment.seed = {seed}"])
+    return runs
+
+
+def assert_verdict(runs, prefix, verdict):
+    """The claim starting with `prefix` has `verdict` (with its criterion and
+    set-up stated) in every run of :func:`run_seeds`."""
+    for seed, (_, results) in runs.items():
+        claim = next(c for c in results["claims"] if c["claim"].startswith(prefix))
+        assert claim["verdict"] == verdict, (seed, claim["measured"])
+        assert claim["criterion"] and claim["setup"], seed

@@ -149,10 +149,11 @@ def test_describe_objective_and_optimizer():
     model.compile(keras.optimizers.Adam(0.01), loss=kc.losses.InfoNCE(0.2, "gaussian"))
     assert guards.describe_objective(model) == (
         "InfoNCE(temperature=0.2, similarity='gaussian', symmetric=True, "
-        "positive_weight=1.0)")
+        "positive_weight=1.0, partition='weighted')")
     assert guards.describe_optimizer(model) == "optimizer Adam, learning rate 0.01"
     assert guards.describe_loss(kc.losses.InfoNCE(0.1, "dot", symmetric=False)) == (
-        "InfoNCE(temperature=0.1, similarity='dot', symmetric=False, positive_weight=1.0)")
+        "InfoNCE(temperature=0.1, similarity='dot', symmetric=False, positive_weight=1.0, "
+        "partition='weighted')")
     assert guards.describe_loss("mse") == "mse"
     model.compile("sgd", loss="mse")
     assert guards.describe_objective(model) == "mse"

@@ -71,6 +71,11 @@ LOSSES = [
     Case("infonce_dot_weighted", L.InfoNCE,
          dict(temperature=0.5, similarity="dot", symmetric=False, positive_weight=0.3),
          L.info_nce, ref.info_nce, True, False, temperature=True),
+    # ... with the denominator padded by 1 - α (the normalisation of that paper's expansion).
+    Case("infonce_gauss_padded", L.InfoNCE,
+         dict(temperature=1.0, similarity="gaussian", symmetric=True, positive_weight=0.1,
+              partition="padded"),
+         L.info_nce, ref.info_nce, True, True, temperature=True),
     Case("ntxent", L.NTXent, dict(temperature=0.5), L.nt_xent,
          ref.nt_xent, True, True, temperature=True),
     # per-anchor values are not swap-symmetric, only their mean (see below)
@@ -566,6 +571,8 @@ def test_non_positive_temperature_raises(case, temperature):
         (lambda: L.MoCoV3(momentum=2.0), "momentum"),
         (lambda: L.InfoNCE(similarity="cosine"), "similarity"),
         (lambda: L.InfoNCE(positive_weight=-0.1), "positive_weight"),
+        (lambda: L.InfoNCE(partition="softmax"), "partition"),
+        (lambda: L.InfoNCE(positive_weight=2.0, partition="padded"), "positive_weight"),
         (lambda: L.barlow_twins(np.eye(3), np.eye(3), redundancy_weight=-1),
          "redundancy_weight"),
         (lambda: L.vicreg(np.eye(3), np.eye(3), variance_weight=-1), "variance_weight"),

@@ -57,6 +57,10 @@ def test_spectral_autodiff_matches_numpy_finite_difference(views):
     np.testing.assert_allclose(ad, ref, rtol=1e-3, atol=1e-3)
     y = [np.mean(va[..., k] * vb[..., k]) for k in range(3)]
     np.testing.assert_allclose(ad, -4 * np.array(y), rtol=1e-4, atol=1e-5)
+    # per_batch: each batch's −4 mean(y y'), the batches of `va` (4 of them).
+    each = L.curvature_at_origin(kc.losses.spectral_contrastive, va, vb, per_batch=True)
+    assert each.shape == (3, 4)
+    np.testing.assert_allclose(each, -4 * np.mean(va * vb, axis=1).T, rtol=1e-4, atol=1e-5)
 
 
 def test_info_nce_autodiff_matches_numpy_finite_difference(views):

@@ -12,20 +12,28 @@ from keras_collapse.losses import _ops
 from keras_collapse.losses._base import PairLoss
 
 SIMILARITIES = ("dot", "gaussian")
+PARTITIONS = ("weighted", "padded")
 
 
-def _weighted_cross_entropy(logits, positive_index, positive_weight):
-    """`−s_pos + log(α e^{s_pos} + Σ_neg e^{s_neg})` per row (α = 1: cross-entropy)."""
+def _weighted_cross_entropy(logits, positive_index, positive_weight, partition="weighted"):
+    """`−s_pos + log(α e^{s_pos} + Σ_neg e^{s_neg} [+ 1 − α])` per row (α = 1: cross-entropy)."""
     if positive_weight == 1.0:
         return _ops.cross_entropy(logits, positive_index)
     positive = tf.gather(logits, positive_index, axis=1, batch_dims=1)
     is_positive = tf.one_hot(positive_index, tf.shape(logits)[1], dtype=logits.dtype)
     # log α added to the positive's logit in the denominator only; α = 0 masks it.
     shift = (tf.math.log(positive_weight) if positive_weight > 0 else -_ops.MASK_PENALTY)
-    return tf.reduce_logsumexp(logits + shift * is_positive, axis=1) - positive
+    logits = logits + shift * is_positive
+    if partition == "padded":
+        # The constant 1 − α (a logit log(1 − α)) fills the positive's slot.
+        pad = tf.fill([tf.shape(logits)[0], 1], tf.math.log(
+            tf.constant(1.0 - positive_weight, logits.dtype)))
+        logits = tf.concat([logits, pad], axis=1)
+    return tf.reduce_logsumexp(logits, axis=1) - positive
 
 
-def _one_direction(anchors, positives, temperature, similarity, positive_weight=1.0):
+def _one_direction(anchors, positives, temperature, similarity, positive_weight=1.0,
+                   partition="weighted"):
     """Per-anchor InfoNCE of `anchors` against the global batch."""
     n = tf.shape(anchors)[0]
     if similarity == "dot":
@@ -33,7 +41,8 @@ def _one_direction(anchors, positives, temperature, similarity, positive_weight=
         # negatives are the other view's embeddings.
         candidates, offset = global_batch(positives)
         logits = _ops.scaled_similarity(anchors, candidates, 1.0 / temperature)
-        return _weighted_cross_entropy(logits, tf.range(n) + offset, positive_weight)
+        return _weighted_cross_entropy(logits, tf.range(n) + offset, positive_weight,
+                                       partition)
     # Paper form: s(u, v) = -|u - v|^2 / 2 (divided by tau); the positive is the
     # other view of the same example, negatives the same view's other examples.
     others, offset = global_batch(anchors)
@@ -43,7 +52,8 @@ def _one_direction(anchors, positives, temperature, similarity, positive_weight=
         2.0 * temperature
     )
     logits = tf.concat([positive[:, tf.newaxis], negatives], axis=1)
-    return _weighted_cross_entropy(logits, tf.zeros_like(positive, tf.int32), positive_weight)
+    return _weighted_cross_entropy(logits, tf.zeros_like(positive, tf.int32), positive_weight,
+                                   partition)
 
 
 def _symmetric_dot(z_a, z_b, temperature):
@@ -87,7 +97,8 @@ def _symmetric_dot(z_a, z_b, temperature):
     return fused(z_a, z_b)
 
 
-def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positive_weight=1.0):
+def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positive_weight=1.0,
+             partition="weighted"):
     """Per-example InfoNCE loss between two views.
 
     Dot form (the authors' code): with logits `s_ij = z_a,i · z_b,j / τ`,
@@ -101,7 +112,15 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positi
     Weighted InfoNCE (Ziyin et al. 2023, arXiv 2210.00638): the positive's
     term in the denominator is multiplied by `α = positive_weight`,
     `ℓ_i = −s_pos + log(α exp s_pos + Σ_neg exp s_neg)`; `α = 1` is InfoNCE,
-    `α = 0` leaves the positive out (what that paper calls NT-Xent).
+    `α = 0` leaves the positive out (what that paper calls NT-Xent). With
+    `partition="padded"` the denominator is `α exp s_pos + (1 − α) +
+    Σ_neg exp s_neg`: it holds `N` terms' worth at the origin (all logits 0),
+    so the softmax weights there are `α/N` and `1/N`, the normalisation that
+    paper's expansion `B = A0 − (1 − α) C / N` assumes. With the default
+    `"weighted"` partition the weights at the origin are `α/(N − 1 + α)` and
+    `1/(N − 1 + α)`, and for the Gaussian form the augmentation covariance `C`
+    drops out of the second-order term for every α
+    (:mod:`keras_collapse.theory.stationary`).
 
     With `symmetric=True` the loss averages the a→b and b→a directions.
     Under a `tf.distribute` strategy the negatives come from the global batch.
@@ -114,6 +133,9 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positi
         symmetric: Whether to average both directions. Defaults to `True`.
         positive_weight: Non-negative float α weighting the positive in the
             denominator. Defaults to `1.0` (InfoNCE).
+        partition: `"weighted"` (the denominator `α e^{s_pos} + Σ_neg e^{s_neg}`)
+            or `"padded"` (plus the constant `1 − α`; needs `α ≤ 1`). The two
+            agree at `α = 1`. Defaults to `"weighted"`.
 
     Returns:
         Per-example losses, shape `(batch_size,)`, float32.
@@ -130,6 +152,11 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positi
     >>> np.round(info_nce(z, z, temperature=1.0, positive_weight=0.0).numpy(), 4)
     array([-1., -1.], dtype=float32)
 
+    >>> # Padded: the pad 1 − α = 1 joins the negative's e^0: log 2 − 1.
+    >>> np.round(info_nce(z, z, temperature=1.0, positive_weight=0.0,
+    ...                   partition="padded").numpy(), 4)
+    array([-0.3069, -0.3069], dtype=float32)
+
     References: Jing et al., "Understanding Dimensional Collapse in
     Contrastive Self-Supervised Learning", ICLR 2022, arXiv 2110.09348; Ziyin
     et al., "What Shapes the Loss Landscape of Self-Supervised Learning?",
@@ -138,13 +165,25 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positi
     temperature = _checks.positive_float("temperature", temperature)
     _checks.one_of("similarity", similarity, SIMILARITIES)
     positive_weight = _checks.non_negative_float("positive_weight", positive_weight)
+    _check_partition(partition, positive_weight)
     z_a, z_b = _ops.check_pair(z_a, z_b, min_batch=2)
     if symmetric and similarity == "dot" and num_replicas() == 1 and positive_weight == 1.0:
         return _symmetric_dot(z_a, z_b, temperature)
-    loss = _one_direction(z_a, z_b, temperature, similarity, positive_weight)
+    loss = _one_direction(z_a, z_b, temperature, similarity, positive_weight, partition)
     if symmetric:
-        loss = 0.5 * (loss + _one_direction(z_b, z_a, temperature, similarity, positive_weight))
+        loss = 0.5 * (loss + _one_direction(z_b, z_a, temperature, similarity, positive_weight,
+                                            partition))
     return loss
+
+
+def _check_partition(partition, positive_weight):
+    _checks.one_of("partition", partition, PARTITIONS)
+    if partition == "padded" and positive_weight > 1.0:
+        raise ValueError(
+            "Invalid value for argument `positive_weight`. Expected α ≤ 1 with "
+            "partition='padded' (the pad is 1 − α). Received: "
+            f"positive_weight={positive_weight}"
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_collapse")
@@ -162,6 +201,9 @@ class InfoNCE(PairLoss):
         positive_weight: α of the weighted InfoNCE of Ziyin et al. (arXiv
             2210.00638): the positive's weight in the denominator; `0` leaves
             it out. Defaults to `1.0`.
+        partition: `"weighted"` or `"padded"` (the denominator padded with
+            `1 − α`, as that paper's expansion assumes), see :func:`info_nce`.
+            Defaults to `"weighted"`.
         name, reduction, dtype: As for `keras.losses.Loss`; computation is in
             float32 by default whatever the inputs.
 
@@ -181,12 +223,14 @@ class InfoNCE(PairLoss):
 
     fn = staticmethod(info_nce)
     min_batch = 2
-    settings = ("temperature", "similarity", "symmetric", "positive_weight")
+    settings = ("temperature", "similarity", "symmetric", "positive_weight", "partition")
 
     def __init__(self, temperature=0.1, similarity="dot", symmetric=True, positive_weight=1.0,
-                 **kwargs):
+                 partition="weighted", **kwargs):
         super().__init__(**kwargs)
         self.temperature = _checks.positive_float("temperature", temperature)
         self.similarity = _checks.one_of("similarity", similarity, SIMILARITIES)
         self.symmetric = bool(symmetric)
         self.positive_weight = _checks.non_negative_float("positive_weight", positive_weight)
+        _check_partition(partition, self.positive_weight)
+        self.partition = partition

@@ -151,7 +151,7 @@ def _directions(directions, dim):
 
 
 def curvature_at_origin(loss_fn, views_a, views_b, output_dim=8, weight_decay=0.0,
-                        directions=None, radius=0.0):
+                        directions=None, radius=0.0, per_batch=False):
     """Curvature of `E[loss]` at `W = 0` along each input direction, by autodiff.
 
     For each direction `u_k` the linear model is `W(ε) = ε e_1 u_kᵀ` (`e_1`
@@ -176,9 +176,12 @@ def curvature_at_origin(loss_fn, views_a, views_b, output_dim=8, weight_decay=0.
         directions: `(dim, K)` directions (columns, normalised here), or
             `None` for the coordinate axes. Defaults to `None`.
         radius: `0` for the Hessian, `r > 0` for the secant. Defaults to `0.0`.
+        per_batch: Return each batch's curvature instead of their mean (for
+            a Monte-Carlo standard error). Defaults to `False`.
 
     Returns:
-        `(K,)` float64 array of curvatures `κ_k`.
+        `(K,)` float64 array of curvatures `κ_k`, or `(K, num_batches)` with
+        `per_batch=True`.
 
     Example:
 
@@ -234,7 +237,7 @@ def curvature_at_origin(loss_fn, views_a, views_b, output_dim=8, weight_decay=0.
         ya = tf.tensordot(va, dirs[:, k], axes=1)[..., tf.newaxis] * e
         yb = tf.tensordot(vb, dirs[:, k], axes=1)[..., tf.newaxis] * e
         values = [float(estimate(ya[i], yb[i])) for i in range(views_a.shape[0])]
-        curvature.append(np.mean(values))
+        curvature.append(values if per_batch else np.mean(values))
     return np.asarray(curvature, np.float64) + 2.0 * weight_decay
 
 
