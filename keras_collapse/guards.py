@@ -365,7 +365,7 @@ def describe_objective(model):
     >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
     >>> model.compile("sgd", loss=kc.losses.NTXent(0.1))
     >>> describe_objective(model)
-    'NTXent(temperature=0.1)'
+    'NTXent(temperature=0.1, scale=1.0)'
     """
     loss = _objective(model)
     if loss is None:
@@ -388,7 +388,7 @@ def describe_loss(loss):
 
     >>> import keras_collapse as kc
     >>> describe_loss(kc.losses.BarlowTwins())
-    'BarlowTwins(redundancy_weight=0.005)'
+    'BarlowTwins(redundancy_weight=0.005, scale=1.0)'
     """
     if isinstance(loss, str):
         return loss

@@ -42,8 +42,14 @@ def test_loss_and_gradients_match_global_batch(mirrored_results, name):
 def test_fit_gives_same_weights(mirrored_results, name):
     """Two epochs of `fit`; NT-Xent and BYOL (with its EMA target) through a
     synchronised-BatchNorm head. Differences relative to how far weights moved.
+
+    The bound is float32 rounding of the all-reduced batch statistics, which
+    the heads' BatchNorm divides by sqrt(var + ε): with PyTorch's ε = 1e-5
+    (the heads' default since issue 26; it was Keras' 1e-3) low-variance
+    units amplify it more, and NT-Xent measured 1.05e-5 (the others below
+    1e-5), so the bound is 2e-5.
     """
-    assert mirrored_results["fit"][name] < 1e-5
+    assert mirrored_results["fit"][name] < 2e-5
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ def test_diverging_vicreg_raises_with_step_objective_and_cause(lr):
         guards.NonFiniteLossError,
         match=r"(?s)Non-finite training loss \(nan\) at step \d+ \(epoch \d+, batch \d+\)"
               r".*Objective: VICReg\(invariance_weight=25\.0, variance_weight=25\.0, "
-              r"covariance_weight=1\.0, epsilon=0\.0001\); optimizer SGD, learning rate "
+              r"covariance_weight=1\.0, epsilon=0\.0001, scale=1\.0\); optimizer SGD, learning rate "
               r".*Likely cause: learning rate too large: the loss grew by ×\de\+\d+",
     ) as info:
         model.fit(_data(), epochs=20, batch_size=16, verbose=0, callbacks=[guard])
@@ -88,7 +88,7 @@ def test_nan_inputs_without_blow_up_point_at_the_inputs():
     model = _model(kc.losses.BarlowTwins(), 1e-3)
     with pytest.raises(guards.NonFiniteLossError,
                        match=r"(?s)at step 2 \(epoch 1, batch 2\).*Objective: BarlowTwins\("
-                             r"redundancy_weight=0\.005\).*Likely cause: no blow-up.*inputs"):
+                             r"redundancy_weight=0\.005, scale=1\.0\).*Likely cause: no blow-up.*inputs"):
         model.fit((x, x), epochs=1, batch_size=16, shuffle=False, verbose=0,
                   callbacks=[guards.NonFiniteGuard()])
 
@@ -149,11 +149,11 @@ def test_describe_objective_and_optimizer():
     model.compile(keras.optimizers.Adam(0.01), loss=kc.losses.InfoNCE(0.2, "gaussian"))
     assert guards.describe_objective(model) == (
         "InfoNCE(temperature=0.2, similarity='gaussian', symmetric=True, "
-        "positive_weight=1.0, partition='weighted')")
+        "positive_weight=1.0, partition='weighted', scale=1.0)")
     assert guards.describe_optimizer(model) == "optimizer Adam, learning rate 0.01"
     assert guards.describe_loss(kc.losses.InfoNCE(0.1, "dot", symmetric=False)) == (
         "InfoNCE(temperature=0.1, similarity='dot', symmetric=False, positive_weight=1.0, "
-        "partition='weighted')")
+        "partition='weighted', scale=1.0)")
     assert guards.describe_loss("mse") == "mse"
     model.compile("sgd", loss="mse")
     assert guards.describe_objective(model) == "mse"
