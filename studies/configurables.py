@@ -8,7 +8,7 @@ e.g., ``ziyin2023_landscape.loss = @losses.InfoNCE`` and
 
 * ``losses``: every objective; ``regularizers``: WERank and Keras' L2;
 * ``layers``: the heads; ``models``: SiameseModel; ``encoders``: ResNets,
-  the small convnet and MLP;
+  the small convnet, MLP and ResNet;
 * ``data``: sources (``synthetic_gaussian``, ``digits``, ``tfds``), views
   (``two_views``, ``ordered_views``), augmentations (noise and image ops,
   ``simclr_augment``, ``byol_augment``, ``CenterCrop``) and orderings;
@@ -24,7 +24,7 @@ import keras_collapse as kc
 _LIBRARY = (
     (kc.losses, ("InfoNCE", "NTXent", "SpectralContrastive", "BarlowTwins", "VICReg", "SimSiam",
                  "BYOL", "MoCoV3")),
-    (kc.encoders, ("resnet", "convnet", "mlp")),
+    (kc.encoders, ("resnet", "convnet", "mlp", "small_resnet")),
     (kc.optimizers, ("LARS",)),
     (kc.regularizers, ("WERank",)),
     (kc.layers, ("DirectCLRHead", "ProjectionHead", "PredictionHead")),
