@@ -259,10 +259,11 @@ def li2022_continual(
             Defaults to ``0.25``.
         encoder: Factory ``(input_shape, width=w) -> keras.Model`` (e.g.
             ``@encoders.convnet`` with its ``representation_dim`` bound).
-            ``None`` for :func:`keras_collapse.encoders.convnet` (``4·w``-d).
-            Defaults to ``None``.
+            ``None`` for :func:`keras_collapse.encoders.convnet` with a 32-d
+            representation (the study's regime). Defaults to ``None``.
         widths: ``{"narrow": w, "wide": w}`` base widths passed to ``encoder``;
-            ``None`` for ``{"narrow": 4, "wide": 32}``. Defaults to ``None``.
+            ``None`` for ``{"narrow": 2, "wide": 32}`` (the study's regime).
+            Defaults to ``None``.
         head: Factory of the projector (``None``: 3 layers of 64 ending in
             BatchNorm without affine, as the authors' shape). Defaults to ``None``.
         predictor: Factory of the predictor (``None``: 64 → 16 → 64).
@@ -314,7 +315,7 @@ def li2022_continual(
         regime: How the digits regime (widths, sizes, length) was chosen, for
             the set-up column of the claims judged in it. Defaults to ``""``.
     """
-    widths = dict(widths) if widths is not None else {"narrow": 4, "wide": 32}
+    widths = dict(widths) if widths is not None else {"narrow": 2, "wide": 32}
     if set(widths) != {"narrow", "wide"}:
         raise _checks.invalid("widths", "a dict with keys 'narrow' and 'wide'", widths)
     num_seeds = _checks.positive_int("num_seeds", num_seeds)
@@ -326,7 +327,7 @@ def li2022_continual(
         raise _checks.invalid("data_size_encoders", "names among ('narrow', 'wide')",
                               data_size_encoders)
     settings = dict(
-        encoder=encoder or kc.encoders.convnet,
+        encoder=encoder or functools.partial(kc.encoders.convnet, representation_dim=32),
         head=head or functools.partial(kc.layers.ProjectionHead, 64, hidden_dims=(64, 64),
                                        final_batch_norm=True),
         predictor=predictor or functools.partial(kc.layers.PredictionHead, 64, hidden_dim=16),

@@ -71,7 +71,7 @@ def robust_headline(results_dirs):
     tables = []
     for folder in results_dirs:
         parts = {}
-        for name in sorted(os.listdir(folder)):
+        for name in _parts(folder):
             path = os.path.join(folder, name, "results.json")
             if os.path.exists(path):
                 with open(path, encoding="utf-8") as stream:
@@ -88,6 +88,17 @@ def robust_headline(results_dirs):
         if robust:
             headline[name] = robust
     return headline
+
+
+def _parts(folder):
+    """The part folders of a tour output directory, in the tour's order when
+    its results.json is there (its measurements follow the parts)."""
+    path = os.path.join(folder, "results.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as stream:
+            return [name for name in json.load(stream)["measurements"]
+                    if os.path.isdir(os.path.join(folder, name))]
+    return sorted(os.listdir(folder))
 
 
 @gin.configurable
