@@ -113,7 +113,11 @@ def predictability(final_loss, auc, accuracy):
 def last_key(fraction):
     """The ordering key of Li et al.'s data-size lever: ``"last 0.25"`` trains
     every epoch on the final ``fraction`` of the fixed ordering (``kc.data.Last``,
-    ``--strategy last`` in the authors' code)."""
+    ``--strategy last`` in the authors' code).
+
+    >>> last_key(0.25), make_ordering(last_key(0.25), 50)
+    ('last 0.25', Last(fraction=0.25, order='random'))
+    """
     return f"last {float(fraction):g}"
 
 
@@ -584,7 +588,11 @@ def _authors_data_size(study, path, large_subset):
 def auc_of_singular_values(singular_values):
     """Li's AUC (Eq. 2) of a representation given only its centred singular
     values: ``kc.metrics.auc`` of the ``(2d, d)`` matrix ``[diag(s); −diag(s)]/√2``,
-    whose rows have mean zero and whose singular values are ``s``."""
+    whose rows have mean zero and whose singular values are ``s``.
+
+    >>> round(auc_of_singular_values([1.0, 1.0, 1.0, 1.0]), 6)  # (1/4 + 2/4 + 3/4 + 1) / 4
+    0.625
+    """
     s = np.diag(np.asarray(singular_values, np.float64))
     return kc.metrics.auc(np.concatenate([s, -s]) / np.sqrt(2.0))
 
