@@ -4,7 +4,9 @@
   blocks, no convolution biases), with the CIFAR stem every CIFAR SSL
   benchmark uses and a width multiplier; also Li et al.'s variants
   (bottleneck-26, basic-50, wider bottlenecks).
-* :func:`convnet`, :func:`mlp` -- the small encoders of the digits studies.
+* :func:`convnet`, :func:`mlp` -- the small encoders of the digits studies;
+  :func:`small_resnet` -- a basic-block ResNet for them (DirectCLR needs its
+  identity shortcut).
 
 Every encoder is a functional `keras.Model` of `keras.layers` (serializable
 with `save`/`load_model`, channels-last, following the global mixed-precision
@@ -243,4 +245,70 @@ def mlp(input_shape, width=32, representation_dim=None, name="encoder",
     x = layers.ReLU()(layers.BatchNormalization(synchronized=True, name="bn_0", **bn)(x))
     x = layers.Dense(dim, use_bias=False, name="dense_1")(x)
     outputs = layers.ReLU()(layers.BatchNormalization(synchronized=True, name="bn_1", **bn)(x))
+    return keras.Model(inputs, outputs, name=name)
+
+
+def small_resnet(input_shape, width=32, blocks=(1, 1, 2), representation_dim=None,
+                 zero_init_residual=True, name="encoder"):
+    """A basic-block ResNet for small images (the 8×8 digits), pooled to a vector.
+
+    A 3×3 stem convolution of `width` channels (BN, ReLU; no max-pool), then
+    stages of `blocks[i]` basic blocks (:func:`resnet`'s blocks: two 3×3
+    convolutions, BatchNorm, identity or 1×1 projection shortcut, ReLU after
+    the sum) with `width·2^i` channels, the last stage `representation_dim`;
+    stride 2 at the start of every stage after the first; global average
+    pooling. With `blocks[-1] ≥ 2` the last block has an identity shortcut,
+    as ResNet-50's: its output is `relu(x + F(x))` with `x` the output of the
+    block before. DirectCLR (Jing et al. 2022, arXiv 2110.09348) relies on
+    that path: the representation's features outside the loss's sub-vector
+    are "copied from the layer before the last residual block". With
+    `zero_init_residual=True` (the authors' `resnet50(zero_init_residual=True)`)
+    the last BatchNorm of each block starts at γ = 0, so every block starts as
+    its shortcut.
+
+    Args:
+        input_shape: `(height, width, channels)`.
+        width: Channels of the stem and the first stage. Defaults to `32`.
+        blocks: Basic blocks per stage. Defaults to `(1, 1, 2)` (8×8 → 8, 4, 2).
+        representation_dim: Channels of the last stage (the output size), or
+            `None` for `width·2^(len(blocks) − 1)`. Defaults to `None`.
+        zero_init_residual: Whether each block's last BatchNorm starts at
+            γ = 0. Defaults to `True`.
+        name: Model name. Defaults to `"encoder"`.
+
+    Returns:
+        A `keras.Model` from `(batch, *input_shape)` to
+        `(batch, representation_dim)` (post-ReLU, average-pooled).
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_collapse as kc
+    >>> encoder = kc.encoders.small_resnet((8, 8, 1), width=4)
+    >>> encoder(np.zeros((2, 8, 8, 1), "float32")).shape
+    TensorShape([2, 16])
+    >>> [layer.name for layer in encoder.layers if layer.name.endswith("_add")]
+    ['stage1_block1_add', 'stage2_block1_add', 'stage3_block1_add', 'stage3_block2_add']
+
+    Reference: He et al., arXiv 1512.03385; Jing et al., arXiv 2110.09348 (DirectCLR).
+    """
+    width = _checks.positive_int("width", width)
+    counts = tuple(blocks) if isinstance(blocks, (tuple, list)) else None
+    if not counts or any(isinstance(c, bool) or not isinstance(c, int) or c < 1
+                         for c in counts):
+        raise _checks.invalid("blocks", "a non-empty tuple of positive ints", blocks)
+    last = width * 2 ** (len(counts) - 1)
+    dim = last if representation_dim is None else _checks.positive_int(
+        "representation_dim", representation_dim)
+    if not isinstance(zero_init_residual, bool):
+        raise _checks.invalid("zero_init_residual", "a bool", zero_init_residual, TypeError)
+    inputs = keras.Input(_image_shape(input_shape))
+    x = layers.ReLU(name="stem_relu")(_bn("stem_bn")(_conv(width, 3, 1, "stem_conv")(inputs)))
+    for stage, count in enumerate(counts):
+        planes = dim if stage == len(counts) - 1 else width * 2 ** stage
+        for index in range(count):
+            strides = 2 if stage > 0 and index == 0 else 1
+            x = _block(x, "basic", planes, strides, planes, f"stage{stage + 1}_block{index + 1}",
+                       zero_init_residual)
+    outputs = layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, outputs, name=name)

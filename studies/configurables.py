@@ -8,7 +8,7 @@ e.g., ``ziyin2023_landscape.loss = @losses.InfoNCE`` and
 
 * ``losses``: every objective; ``regularizers``: WERank and Keras' L2;
 * ``layers``: the heads; ``models``: SiameseModel; ``encoders``: ResNets,
-  the small convnet and MLP;
+  the small convnet, MLP and ResNet;
 * ``data``: sources (``synthetic_gaussian``, ``digits``, ``tfds``), views
   (``two_views``, ``ordered_views``), augmentations (noise and image ops,
   ``simclr_augment``, ``byol_augment``, ``CenterCrop``, ``Normalize``) and orderings;
@@ -25,7 +25,7 @@ import keras_collapse as kc
 _LIBRARY = (
     (kc.losses, ("InfoNCE", "NTXent", "SpectralContrastive", "BarlowTwins", "VICReg", "SimSiam",
                  "BYOL", "MoCoV3")),
-    (kc.encoders, ("resnet", "convnet", "mlp")),
+    (kc.encoders, ("resnet", "convnet", "mlp", "small_resnet")),
     (kc.optimizers, ("LARS", "CoupledSGD")),
     (kc.optimizers.schedules, ("LinearWarmupCosine",)),
     (kc.evaluation, ("linear_evaluation",)),

@@ -4,32 +4,103 @@ Runs each study at a reduced size (the sizes are gin-scoped bindings in
 gin/tour.gin: `tour/werank2023.steps = 50` changes one; an unscoped
 `werank2023.steps` is overridden there, and the command refuses it, naming the
 scoped binding), writes each one's full results under `<output_dir>/<study>/`,
-and reports as its own claims a headline selection: the claims chosen because
-they held across the seeds we tried at this size (see gin/tour.gin).
+and reports as its own claims a headline selection chosen by a rule fixed in
+advance: every claim whose verdict (holds or does not hold) was the same for
+three seeds at this size, whatever that verdict (:func:`robust_headline`
+computes it from three tour runs; the tour's test asserts each verdict).
+
+Choose the headline again after a study's claims or the tour's sizes change::
+
+    for s in 0 1 2; do keras-collapse run tour --output_dir runs/tour_$s \
+        --gin_param "experiment.seed = $s" --gin_param "tour.headline = None"; done
+    python -m keras_collapse.studies.tour runs/tour_0 runs/tour_1 runs/tour_2
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 
 import gin
 
-from keras_collapse.studies._harness import Study
+from keras_collapse.studies._harness import DOES_NOT_HOLD, HOLDS, Study
 
 
 def _select(name, claims, wanted):
-    """The claims of study `name` whose text starts with one of `wanted`."""
+    """The claims of study `name` named in `wanted` (``{claim: expected verdict}``)."""
     chosen = []
-    for prefix in wanted:
-        matches = [c for c in claims if c["claim"].startswith(prefix)]
+    for text, expected in wanted.items():
+        matches = [c for c in claims if c["claim"] == text]
         if len(matches) != 1:
             raise ValueError(
                 f"Invalid value for argument `headline`: {name!r} has "
-                f"{len(matches)} claims starting with {prefix!r} (expected 1). "
+                f"{len(matches)} claims {text!r} (expected 1). "
                 f"Its claims: {[c['claim'] for c in claims]}"
             )
-        chosen.append(matches[0])
+        chosen.append((matches[0], expected))
     return chosen
+
+
+def robust_headline(results_dirs):
+    """``{study: {claim: verdict}}``: the claims whose verdict was the same in every run.
+
+    The tour's rule for its headline, fixed in advance: run the tour (with
+    ``tour.headline = None``) for several seeds and keep every claim of every
+    part whose verdict is ``"holds"`` in all of them or ``"does not hold"`` in
+    all of them ("untestable here" is not a finding and is left out).
+
+    Args:
+        results_dirs: Output directories of tour runs (one per seed); each
+            holds ``<study>/results.json``.
+
+    Returns:
+        A dict for ``tour.headline``, studies and claims in the runs' order.
+
+    Example:
+
+    >>> import json, os, tempfile
+    >>> runs = []
+    >>> for verdicts in (("holds", "holds"), ("holds", "does not hold")):
+    ...     folder = tempfile.mkdtemp(); os.makedirs(os.path.join(folder, "s"))
+    ...     claims = [{"claim": c, "verdict": v} for c, v in zip("ab", verdicts)]
+    ...     with open(os.path.join(folder, "s", "results.json"), "w") as f:
+    ...         json.dump({"claims": claims}, f)
+    ...     runs.append(folder)
+    >>> robust_headline(runs)
+    {'s': {'a': 'holds'}}
+    """
+    tables = []
+    for folder in results_dirs:
+        parts = {}
+        for name in _parts(folder):
+            path = os.path.join(folder, name, "results.json")
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as stream:
+                    parts[name] = {c["claim"]: c["verdict"] for c in json.load(stream)["claims"]}
+        tables.append(parts)
+    if not tables:
+        raise ValueError("Invalid value for argument `results_dirs`: expected at least one "
+                         "tour output directory. Received: results_dirs=[]")
+    headline = {}
+    for name, claims in tables[0].items():
+        robust = {claim: verdict for claim, verdict in claims.items()
+                  if verdict in (HOLDS, DOES_NOT_HOLD)
+                  and all(t.get(name, {}).get(claim) == verdict for t in tables[1:])}
+        if robust:
+            headline[name] = robust
+    return headline
+
+
+def _parts(folder):
+    """The part folders of a tour output directory, in the tour's order when
+    its results.json is there (its measurements follow the parts)."""
+    path = os.path.join(folder, "results.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as stream:
+            return [name for name in json.load(stream)["measurements"]
+                    if os.path.isdir(os.path.join(folder, name))]
+    return sorted(os.listdir(folder))
 
 
 @gin.configurable
@@ -41,10 +112,11 @@ def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
         parts: Study entry functions, usually gin-scoped (e.g.
             `@tour/jing2022_strong_augmentation`) so the tour's reduced sizes
             apply only here.
-        headline: `{study_name: [claim prefix, ...]}`: the claims reported as
-            the tour's own (each prefix must match exactly one claim).
-            Defaults to every claim of every part.
-        seeds_note: How the headline was chosen (seeds tried), for results.md.
+        headline: `{study_name: {claim: expected verdict}}`: the claims
+            reported as the tour's own, with the verdict they had in every
+            seed tried (:func:`robust_headline`). Defaults to every claim of
+            every part.
+        seeds_note: How the headline was chosen (the rule and seeds), for results.md.
     """
     headline = dict(headline or {})
     unknown = sorted(set(headline) - {part.__name__ for part in parts})
@@ -53,6 +125,7 @@ def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
             f"Invalid value for argument `headline`: no part named {unknown}; "
             f"parts are {[part.__name__ for part in parts]}"
         )
+    checks = []
     for index, part in enumerate(parts, 1):
         name = part.__name__
         study.log(f"part {index}/{len(parts)}: {name}")
@@ -60,9 +133,13 @@ def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
         part(sub)
         results = sub.finish()
         wanted = headline.get(name)
-        for claim in results["claims"] if wanted is None else _select(name, results["claims"], wanted):
+        chosen = ([(c, None) for c in results["claims"]] if wanted is None
+                  else _select(name, results["claims"], wanted))
+        for claim, expected in chosen:
             study.claim(f"{name}: {claim['claim']}", claim["paper"], claim["measured"],
                         claim["verdict"], criterion=claim["criterion"], setup=claim["setup"])
+            if expected is not None:
+                checks.append([f"{name}: {claim['claim']}", expected, claim["verdict"]])
         study.figures.extend(
             {"file": os.path.join(name, fig["file"]), "caption": f"{name}: {fig['caption']}"}
             for fig in results["figures"]
@@ -79,6 +156,9 @@ def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
          for name, m in study.measurements.items()])
     if seeds_note:
         study.table("How the headline claims were chosen", ["note"], [[seeds_note]])
+    if checks:
+        study.table("Headline claims: the verdict in every seed tried, and this run's",
+                    ["claim", "verdict in the seeds tried", "this run"], checks)
 
 
 #: The committed full-size results, installed with the package.
@@ -131,3 +211,22 @@ def full_size_claims(name, results_dir=RESULTS_DIR):
     untestable = verdicts.count("untestable here")
     extra = f" ({untestable} untestable here)" if untestable else ""
     return f"{holding} of {len(verdicts)}{extra}"
+
+
+def main(argv=None):
+    """Print the ``tour.headline`` binding :func:`robust_headline` gives for
+    the tour output directories on the command line."""
+    folders = sys.argv[1:] if argv is None else argv
+    headline = robust_headline(folders)
+    lines = ["tour.headline = {"]
+    for name, claims in headline.items():
+        lines.append(f"    {name!r}: {{")
+        lines += [f"        {claim!r}: {verdict!r}," for claim, verdict in claims.items()]
+        lines.append("    },")
+    lines.append("}")
+    print("\n".join(lines))
+    return headline
+
+
+if __name__ == "__main__":
+    main()

@@ -71,12 +71,28 @@ def info_nce_dot_one_direction(z_a, z_b, temperature=0.1, positive_weight=1.0,
     return out
 
 
+def info_nce_cosine_one_direction(z_a, z_b, temperature=0.1, positive_weight=1.0,
+                                  partition="weighted"):
+    """The authors' DirectCLR infoNCE (directclr/main.py): the dot form of
+    z / |z|, written per pair as cos(z_a,i, z_b,j) / tau (positive weight and
+    partition as the dot form)."""
+    z_a, z_b = _f64(z_a), _f64(z_b)
+    n = len(z_a)
+    out = np.zeros(n)
+    for i in range(n):
+        terms = np.array([np.exp(_cos(z_a[i], z_b[j]) / temperature) for j in range(n)])
+        denominator = np.sum(terms) - (1.0 - positive_weight) * terms[i]
+        if partition == "padded":
+            denominator += 1.0 - positive_weight
+        out[i] = -np.log(terms[i] / denominator)
+    return out
+
+
 def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positive_weight=1.0,
              partition="weighted"):
     """Per-example InfoNCE; symmetric averages the a->b and b->a directions."""
-    one = {"dot": info_nce_dot_one_direction, "gaussian": info_nce_gaussian_one_direction}[
-        similarity
-    ]
+    one = {"dot": info_nce_dot_one_direction, "cosine": info_nce_cosine_one_direction,
+           "gaussian": info_nce_gaussian_one_direction}[similarity]
     loss = one(z_a, z_b, temperature, positive_weight, partition)
     if symmetric:
         loss = 0.5 * (loss + one(z_b, z_a, temperature, positive_weight, partition))

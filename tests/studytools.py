@@ -11,13 +11,14 @@ DIRECTCLR_SMALL = [
     "jing2022_directclr.steps_per_epoch = 2",
     "jing2022_directclr.num_seeds = 1",
     "jing2022_directclr.batch_size = 64",
-    "directclr/encoders.convnet.width = 4",
+    "directclr/encoders.small_resnet.width = 4",
     "jing2022_directclr.embedding_dim = 8",
     "jing2022_directclr.hidden_dim = 16",
-    "jing2022_directclr.directclr_dim = 8",
+    "jing2022_directclr.directclr_dim = 3",
     "jing2022_directclr.probe_size = 64",
     "jing2022_directclr.log_every_n_epochs = 1",
     "jing2022_directclr.probe_draws = 3",
+    "jing2022_directclr.probe_shots = (2, 1)",
 ]
 
 # A li2022_continual study small enough for seconds (four orderings, two widths).

@@ -62,6 +62,8 @@ def test_the_wheel_ships_the_studies_under_the_package(installed):
                    for p in glob.glob(os.path.join(ROOT, "gin", "paper_scale", "*.gin"))}
     assert {f"keras_collapse/studies/gin/paper_scale/{name}" for name in paper_scale} <= set(names)
     assert "keras_collapse/studies/results/werank2023.md" in names  # the tour's full-size counts
+    assert "keras_collapse/studies/gin/readings/werank2023_cosine.gin" in names
+    assert "keras_collapse/studies/data/li2022_resnet18_svd.npz" in names  # li2022_continual reads it
     assert not [name for name in names if name.startswith("studies/")]
     top_level = [name for name in names if name.endswith("top_level.txt")]
     if top_level:

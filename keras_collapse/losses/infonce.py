@@ -1,5 +1,5 @@
-"""InfoNCE in the two forms of Jing et al. 2022 (arXiv 2110.09348), with the
-positive weight α of Ziyin et al. 2023's weighted InfoNCE (arXiv 2210.00638)."""
+"""InfoNCE in the forms of Jing et al. 2022 (arXiv 2110.09348) and their code,
+with the positive weight α of Ziyin et al. 2023's weighted InfoNCE (arXiv 2210.00638)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from keras_collapse.distribute import global_batch, num_replicas
 from keras_collapse.losses import _ops
 from keras_collapse.losses._base import PairLoss
 
-SIMILARITIES = ("dot", "gaussian")
+SIMILARITIES = ("dot", "cosine", "gaussian")
 PARTITIONS = ("weighted", "padded")
 
 
@@ -101,8 +101,13 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positi
              partition="weighted"):
     """Per-example InfoNCE loss between two views.
 
-    Dot form (the authors' code): with logits `s_ij = z_a,i · z_b,j / τ`,
+    Dot form (the authors' toy code): with logits `s_ij = z_a,i · z_b,j / τ`,
     `ℓ_i = −s_ii + log Σ_j exp(s_ij)`.
+
+    Cosine form (the authors' DirectCLR code, ``directclr/main.py``
+    ``infoNCE``): the dot form of the ℓ2-normalised embeddings,
+    `s_ij = ẑ_a,i · ẑ_b,j / τ` with `ẑ = z / ‖z‖`; negatives are the other
+    view's embeddings (SimCLR's NT-Xent also takes the same view's).
 
     Gaussian form (the paper's analysis, Lemma 1): with
     `s(u, v) = −‖u − v‖² / (2τ)`,
@@ -129,7 +134,7 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positi
         z_a: Embeddings of view a, shape `(batch_size, dim)`.
         z_b: Embeddings of view b, shape `(batch_size, dim)`.
         temperature: Positive float τ dividing the similarity. Defaults to `0.1`.
-        similarity: `"dot"` or `"gaussian"`. Defaults to `"dot"`.
+        similarity: `"dot"`, `"cosine"` or `"gaussian"`. Defaults to `"dot"`.
         symmetric: Whether to average both directions. Defaults to `True`.
         positive_weight: Non-negative float α weighting the positive in the
             denominator. Defaults to `1.0` (InfoNCE).
@@ -146,6 +151,10 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positi
     >>> z = np.eye(2, dtype="float32")
     >>> loss = info_nce(z, z, temperature=1.0)  # log(1 + e^-1) per example
     >>> np.round(loss.numpy(), 4)
+    array([0.3133, 0.3133], dtype=float32)
+
+    >>> # Cosine form: the scale of z does not matter.
+    >>> np.round(info_nce(3.0 * z, z, temperature=1.0, similarity="cosine").numpy(), 4)
     array([0.3133, 0.3133], dtype=float32)
 
     >>> # α = 0: the positive left out of the denominator.
@@ -167,6 +176,8 @@ def info_nce(z_a, z_b, temperature=0.1, similarity="dot", symmetric=True, positi
     positive_weight = _checks.non_negative_float("positive_weight", positive_weight)
     _check_partition(partition, positive_weight)
     z_a, z_b = _ops.check_pair(z_a, z_b, min_batch=2)
+    if similarity == "cosine":
+        z_a, z_b, similarity = _ops.l2_normalize(z_a), _ops.l2_normalize(z_b), "dot"
     if symmetric and similarity == "dot" and num_replicas() == 1 and positive_weight == 1.0:
         return _symmetric_dot(z_a, z_b, temperature)
     loss = _one_direction(z_a, z_b, temperature, similarity, positive_weight, partition)
@@ -195,8 +206,10 @@ class InfoNCE(PairLoss):
 
     Args:
         temperature: Positive float τ. Defaults to `0.1` (the authors' code).
-        similarity: `"dot"` (code form, negatives from the other view) or
-            `"gaussian"` (the paper's −‖z_i − z_j‖²/2 form). Defaults to `"dot"`.
+        similarity: `"dot"` (toy-code form, negatives from the other view),
+            `"cosine"` (the same on ℓ2-normalised embeddings: the authors'
+            DirectCLR code) or `"gaussian"` (the paper's −‖z_i − z_j‖²/2
+            form). Defaults to `"dot"`.
         symmetric: Average the a→b and b→a directions. Defaults to `True`.
         positive_weight: α of the weighted InfoNCE of Ziyin et al. (arXiv
             2210.00638): the positive's weight in the denominator; `0` leaves
