@@ -269,7 +269,7 @@ def jing2022_directclr(
         encoder=encoder or functools.partial(kc.encoders.small_resnet, width=32),
         embedding_dim=embedding_dim, hidden_dim=hidden_dim, directclr_dim=directclr_dim,
         loss=loss if loss is not None else kc.losses.InfoNCE(0.1, similarity="cosine"),
-        optimizer=optimizer or functools.partial(keras.optimizers.Adam, 1e-3),
+        optimizer=optimizer or functools.partial(keras.optimizers.Adam, learning_rate=1e-3),
         batch_size=batch_size, epochs=epochs,
         steps_per_epoch=steps_per_epoch, probe_size=probe_size,
         log_every_n_epochs=log_every_n_epochs, probe_shots=shots,

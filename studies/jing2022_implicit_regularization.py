@@ -96,7 +96,7 @@ def jing2022_implicit_regularization(
     steps=10000,
     batch_size=128,
     loss=kc.losses.InfoNCE(0.1, "dot", symmetric=False),
-    optimizer=functools.partial(keras.optimizers.SGD, 0.01),
+    optimizer=functools.partial(keras.optimizers.SGD, learning_rate=0.01),
     noise_std=0.001,
     num_samples=10000,
     probe_size=1000,

@@ -211,7 +211,7 @@ def jing2022_strong_augmentation(
     batch_size=128,
     loss=kc.losses.InfoNCE(0.1, "dot", symmetric=False),
     theory_loss=kc.losses.InfoNCE(1.0, "gaussian", symmetric=False),
-    optimizer=functools.partial(keras.optimizers.SGD, 1e-3),
+    optimizer=functools.partial(keras.optimizers.SGD, learning_rate=1e-3),
     num_samples=10000,
     probe_size=1000,
     x_samples=1024,

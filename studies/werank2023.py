@@ -235,8 +235,8 @@ def werank2023(
     seed = study.seed if seed is None else seed
     num_seeds = _checks.positive_int("num_seeds", num_seeds)
     seeds = [seed + i for i in range(num_seeds)]
-    defaults = {"vicreg": functools.partial(keras.optimizers.SGD, 0.01),
-                "ema": functools.partial(keras.optimizers.AdamW, 0.01, weight_decay=3e-4)}
+    defaults = {"vicreg": functools.partial(keras.optimizers.SGD, learning_rate=0.01),
+                "ema": functools.partial(keras.optimizers.AdamW, learning_rate=0.01, weight_decay=3e-4)}
     optimizers = {**defaults, **dict(optimizers or {})}
     if set(optimizers) != set(defaults):
         raise _checks.invalid("optimizers", f"a dict with keys {sorted(defaults)}",

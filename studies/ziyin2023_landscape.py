@@ -166,7 +166,7 @@ def ziyin2023_landscape(
     study,
     data=kc.data.synthetic_gaussian,
     loss=functools.partial(kc.losses.InfoNCE, 1.0, "gaussian", symmetric=False),
-    optimizer=functools.partial(keras.optimizers.Adam, 6e-4),
+    optimizer=functools.partial(keras.optimizers.Adam, learning_rate=6e-4),
     dim=32,
     num_samples=100,
     steps=5000,

@@ -68,9 +68,9 @@ def test_the_keras_backend_is_checked_first(monkeypatch, tmp_path):
     ("werank2023", "jing2022_directclr.epochs = 3",
      r"jing2022_directclr\.epochs = 3 has no effect: nothing this run calls reads it "
      r"\(it runs @werank2023\)"),
-    ("werank2023", "losses.InfoNCE.temperature = 0.5",  # the study binds werank/losses.InfoNCE
+    ("werank2023", "losses.InfoNCE.temperature = 0.5",  # the study binds dot/losses.InfoNCE
      r"losses\.InfoNCE\.temperature = 0\.5 has no effect: "
-     r"werank/losses\.InfoNCE\.temperature = 0\.1 takes precedence"),
+     r"dot/losses\.InfoNCE\.temperature = 0\.1 takes precedence"),
 ])
 def test_a_binding_without_effect_is_refused(tmp_path, study, binding, message):
     with pytest.raises(SystemExit, match=f"keras-collapse: invalid gin configuration: {message}"):

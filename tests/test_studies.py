@@ -224,8 +224,8 @@ def test_the_configuration_holds_the_bindings_in_effect_and_only_those():
     assert {k for k in base if base[k] != changed[k]} == {"tour/werank2023.steps"}
     # A library object reached through a reference, in the scope it runs in.
     werank = _configuration_of([os.path.join(ROOT, "gin", "werank2023.gin")],
-                               ["infonce/optimizers.SGD.learning_rate = 0.5"])
-    assert werank["infonce/optimizers.SGD.learning_rate"] == "0.5"
+                               ["vicreg/optimizers.SGD.learning_rate = 0.5"])
+    assert werank["vicreg/optimizers.SGD.learning_rate"] == "0.5"
     assert werank["WERANK"] == "0.1"  # a macro's value
 
 
