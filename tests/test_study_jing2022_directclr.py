@@ -15,12 +15,15 @@ from keras_collapse.studies import jing2022_directclr as study
 SMALL = DIRECTCLR_SMALL
 
 #: The verdicts at the SMALL size (4 steps, one seed, a 16-d representation,
-#: d0 = 3) that were the same for experiment.seed 0, 1 and 2 (run 2026-12-07);
-#: the other five moved with the seed. After 4 steps both variants are near
-#: their shared initialisation: DirectCLR's effective rank led by 0.011, 0.028
-#: and 0.059 (of 16), the whole r beat r[:3] by 3-27 points in every probe.
+#: d0 = 3) that were the same for experiment.seed 0, 1 and 2 (run again
+#: 2026-12-07 after the merges of issues 22-26 changed the study's numerics,
+#: the heads' BatchNorm epsilon and momentum among them); the other six
+#: moved with the seed. After 4 steps every variant is near its shared
+#: initialisation: the effective ranks of DirectCLR and of no projector differed
+#: by -0.0, -0.1 and +0.0 (of 16), so "DirectCLR collapses less", robust in the
+#: first choice of this set, is no longer asserted; the whole r beat r[:3] by
+#: 20-29 points (all labels) and 3-8 points (one label per class) in every seed.
 ROBUST = {
-    "DirectCLR's representation collapses less than SimCLR's without a projector": "holds",
     "DirectCLR's r[d0:] carries information: the whole r beats r[:d0] alone (62.7 vs 47.9%)":
         "holds",
 }
