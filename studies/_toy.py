@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import keras_collapse as kc
+from keras_collapse.studies import _harness
 
 INITS = ("authors", "torch", "glorot")
 
@@ -204,7 +205,8 @@ def train(objective, data, std, steps, optimizer, batch_size=None, record_every=
     callbacks = [kc.guards.NonFiniteGuard(), spectra]
     if log_dir:
         callbacks.append(kc.callbacks.SpectrumLogger(
-            probe, log_dir, every_n_steps=max(every, steps // 100), images_every_n_logs=25))
+            probe, log_dir, every_n_steps=max(every, steps // 100), images_every_n_logs=25,
+            prefix=_harness.PER_STEP))
     model.fit(views(data, std, batch_size, seed, replace), epochs=1, steps_per_epoch=int(steps),
               verbose=0, callbacks=callbacks)
     history = dict(spectra.history)

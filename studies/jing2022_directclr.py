@@ -29,7 +29,7 @@ import keras_collapse as kc
 from keras_collapse import _checks
 from keras_collapse.data import views
 from keras_collapse.guards import describe_loss
-from keras_collapse.studies import _digits
+from keras_collapse.studies import _digits, _harness
 from keras_collapse.studies._harness import describe_optimizer, factory_name
 
 #: The four variants of Table 1, in the paper's order.
@@ -95,7 +95,7 @@ def _train(study, key, variant, seed, data, settings):
                               seed=seed).repeat()
     logger = kc.callbacks.SpectrumLogger(
         x_train[: settings["probe_size"]], log_dir=study.tensorboard_dir(key),
-        every_n_epochs=settings["log_every_n_epochs"])
+        every_n_epochs=settings["log_every_n_epochs"], prefix=_harness.PER_EPOCH)
     started = time.time()
     history = _digits.fit_siamese(
         model, settings["loss"], settings["optimizer"](), dataset,
