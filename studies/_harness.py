@@ -289,6 +289,14 @@ class Study:
         finally:
             self._shared = None
 
+    def progress(self, key):
+        """A Keras callback logging unit `key`'s training progress and time
+        left through :meth:`log`, at most every ~10 s
+        (:class:`~keras_collapse.studies._progress.Progress`)."""
+        from keras_collapse.studies import _progress
+
+        return _progress.Progress(self.log, key)
+
     def model_path(self, key):
         """Where unit `key` saves its trained model (`models/<key>.keras`)."""
         return os.path.join(self.output_dir, "models", _slug(key) + ".keras")

@@ -171,7 +171,7 @@ def views(data, std, batch_size=None, seed=0, replace=True):
 
 
 def train(objective, data, std, steps, optimizer, batch_size=None, record_every=100,
-          probe=None, seed=0, log_dir=None, replace=True):
+          probe=None, seed=0, log_dir=None, replace=True, callbacks=()):
     """``SiameseModel.fit`` on :func:`views`, recording spectra as it goes.
 
     Args:
@@ -189,6 +189,8 @@ def train(objective, data, std, steps, optimizer, batch_size=None, record_every=
         log_dir: TensorBoard directory (``kc.callbacks.SpectrumLogger``) or `None`.
         replace: Rows of a batch drawn with replacement, or distinct (see
             :func:`views`). Defaults to `True`.
+        callbacks: More Keras callbacks, called last (e.g. `Study.progress`).
+            Defaults to `()`.
 
     Returns:
         dict of lists (:class:`keras_collapse.callbacks.SpectraHistory`):
@@ -202,13 +204,11 @@ def train(objective, data, std, steps, optimizer, batch_size=None, record_every=
     model = objective.siamese
     model.compile(optimizer, objective.loss, steps_per_execution=every)
     spectra = kc.callbacks.SpectraHistory(probe, every_n_steps=every)
-    callbacks = [kc.guards.NonFiniteGuard(), spectra]
-    if log_dir:
-        callbacks.append(kc.callbacks.SpectrumLogger(
-            probe, log_dir, every_n_steps=max(every, steps // 100), images_every_n_logs=25,
-            prefix=_harness.PER_STEP))
+    loggers = [kc.callbacks.SpectrumLogger(
+        probe, log_dir, every_n_steps=max(every, steps // 100), images_every_n_logs=25,
+        prefix=_harness.PER_STEP)] if log_dir else []
     model.fit(views(data, std, batch_size, seed, replace), epochs=1, steps_per_epoch=int(steps),
-              verbose=0, callbacks=callbacks)
+              verbose=0, callbacks=[kc.guards.NonFiniteGuard(), spectra, *loggers, *callbacks])
     history = dict(spectra.history)
     history["kernels"] = kernels(objective.model)
     return history

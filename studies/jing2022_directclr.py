@@ -99,7 +99,7 @@ def _train(study, key, variant, seed, data, settings):
     started = time.time()
     history = _digits.fit_siamese(
         model, settings["loss"], settings["optimizer"](), dataset,
-        settings["epochs"], settings["steps_per_epoch"], callbacks=[logger],
+        settings["epochs"], settings["steps_per_epoch"], callbacks=[logger, study.progress(key)],
         save_path=study.model_path(key))
     train_seconds = time.time() - started
     r_train = kc.evaluation.embed(encoder, x_train, 512, dtype="float64")

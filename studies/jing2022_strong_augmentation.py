@@ -88,7 +88,8 @@ def _run(study, key, k, form, loss, cfg):
         _toy.pair_objective(model, loss), data, std, cfg["steps"],
         cfg["optimizer"](), batch_size=cfg["batch_size"],
         record_every=cfg["record_every"], probe=probe, seed=cfg["seed"] + 1,
-        log_dir=study.tensorboard_dir(key), replace=cfg["replace"])
+        log_dir=study.tensorboard_dir(key), replace=cfg["replace"],
+        callbacks=[study.progress(key)])
     w_final = history["kernels"][0]
     # X from fresh pairs of views (the two views play x, x'), batch by batch.
     x = rng.normal(size=(max(cfg["x_samples"] // cfg["batch_size"], 2), cfg["batch_size"], dim))

@@ -160,7 +160,8 @@ def _train(study, key, width, ordering, seed, data, s, loss=None):
         every_n_epochs=1, prefix=_harness.PER_EPOCH)
     started = time.time()
     history = _digits.fit_siamese(model, s["loss"] if loss is None else loss, optimizer, dataset,
-                                  s["epochs"], s["steps_per_epoch"], callbacks=[logger],
+                                  s["epochs"], s["steps_per_epoch"],
+                                  callbacks=[logger, study.progress(key)],
                                   save_path=study.model_path(key))
     train_seconds = time.time() - started
     r_train = kc.evaluation.embed(encoder, x_train, 512, dtype="float64")

@@ -75,7 +75,7 @@ def _run(study, key, model_name, depth, k, werank, cfg, record_every, steps, see
     try:
         return _toy.train(objective, data, std, steps, optimizer, batch_size=None,
                           record_every=record_every, probe=data, seed=seed + 1,
-                          log_dir=study.tensorboard_dir(key))
+                          log_dir=study.tensorboard_dir(key), callbacks=[study.progress(key)])
     except kc.guards.NonFiniteLossError as error:
         study.log(f"{key}: diverged at step {error.step}")
         return {"diverged": f"diverged at step {error.step} (non-finite loss)"}

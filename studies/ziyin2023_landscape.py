@@ -107,7 +107,8 @@ def _train(study, key, x, noise_std, loss, optimizer, steps, seed, spectrum_ever
             kc.guards.NonFiniteGuard(),  # first: no other callback sees a NaN step
             kc.callbacks.SpectrumLogger(x, study.tensorboard_dir(key),
                                         every_n_steps=spectrum_every,
-                                        prefix=_harness.PER_STEP)])
+                                        prefix=_harness.PER_STEP),
+            study.progress(key)])
         kernel = np.asarray(dense.kernel.numpy(), np.float64)
         gram = kernel @ kernel.T  # WᵀW
         z = np.asarray(model.embed(x), np.float64)
