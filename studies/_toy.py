@@ -17,7 +17,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 import keras_collapse as kc
@@ -214,8 +216,27 @@ def train(objective, data, std, steps, optimizer, batch_size=None, record_every=
     return history
 
 
+#: Label of the colour bar of :func:`rank_lines`; the papers' k is the noise
+#: (Jing et al.'s std, WERank's variance), so the rank index is i.
+RANK_INDEX = "rank index i (1 = largest)"
+
+
+def rank_lines(ax, steps, values):
+    """One line per column of `values` `(records, ranks)` against `steps`,
+    coloured by its rank index on one colormap (16 lines in matplotlib's
+    10 repeating colours cannot be told apart). Returns the mappable for
+    ``fig.colorbar(..., label=RANK_INDEX)``."""
+    values = np.asarray(values)
+    norm = matplotlib.colors.Normalize(1, max(values.shape[1], 2))
+    cmap = matplotlib.colormaps["viridis"]
+    for index in range(values.shape[1]):
+        ax.plot(steps, values[:, index], lw=0.9, color=cmap(norm(index + 1)))
+    return ScalarMappable(norm, cmap)
+
+
 def history_figure(history, title, panels=None):
-    """Fig. 5 analogue: log σ_k of each W_l and log λ_k of the embedding vs step.
+    """Fig. 5 analogue: log σ_i of each W_l and log λ_i of the embedding vs step,
+    coloured by rank index i.
 
     Args:
         history: A (JSON-loaded) result of :func:`train`.
@@ -228,16 +249,17 @@ def history_figure(history, title, panels=None):
     steps = np.asarray(history["step"])
     sv = np.asarray(history["sv"], np.float64)  # (records, layers, dim)
     panels = range(sv.shape[1]) if panels is None else panels
-    series = [(f"W{p + 1}: log σ_k", np.log(np.maximum(sv[:, p], 1e-300))) for p in panels]
-    series.append(("embedding: log λ_k",
+    series = [(f"W{p + 1}: log σ_i", np.log(np.maximum(sv[:, p], 1e-300))) for p in panels]
+    series.append(("embedding: log λ_i",
                    np.log(np.maximum(np.asarray(history["eig"], np.float64), 1e-300))))
-    fig = Figure(figsize=(4.0 * len(series), 3.2), layout="constrained")
+    fig = Figure(figsize=(4.0 * len(series) + 0.5, 3.2), layout="constrained")
     FigureCanvasAgg(fig)
-    for index, (label, values) in enumerate(series):
-        ax = fig.add_subplot(1, len(series), index + 1)
-        ax.plot(steps, values, lw=0.9)
+    axes = [fig.add_subplot(1, len(series), index + 1) for index in range(len(series))]
+    for ax, (label, values) in zip(axes, series):
+        colours = rank_lines(ax, steps, values)
         ax.set_xlabel("iteration")
         ax.set_title(label, fontsize=9)
+    fig.colorbar(colours, ax=axes, label=RANK_INDEX, pad=0.01, aspect=30)
     fig.suptitle(title, fontsize=10)
     return fig
 
