@@ -298,7 +298,8 @@ def _figures(study, models, main, deep, sweep, depths, depth_steps, ks, k_main, 
                 continue
             base = fig_names.get(m, "fig4")
             name = f"{base}_{_slug(m)}{'_werank' if w else ''}.png"
-            study.figure(_toy.history_figure(main[(m, w)], f"{m}{_label(w)}, k={k_main}"), name,
+            title = f"{m}{_label(w)}, noise variance k = {k_main}"
+            study.figure(_toy.history_figure(main[(m, w)], title), name,
                          f"Fig. {base[3:]} analogue ({m}{_label(w)}): log singular values of "
                          "W1, W2 and log embedding covariance eigenvalues over training.")
     if depths:
