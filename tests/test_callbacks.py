@@ -150,6 +150,19 @@ def test_step_cadence_loss_is_the_mean_since_the_previous_point(tmp_path):
         [np.mean(batch_loss[:3]), np.mean(batch_loss[:2])], rel=1e-5)
 
 
+def test_every_tag_is_under_the_name_scope(tmp_path):
+    """Inside `tf.name_scope` (the studies' shared TensorBoard run) every
+    summary, the raw histograms included, is under the scope's name."""
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+    model.compile("sgd", "mse")
+    x, y = data()
+    with tf.name_scope("unit_a"):
+        model.fit(x, y[:, :3], epochs=1, verbose=0, callbacks=[SpectrumLogger(x, tmp_path)])
+    tags = read_events(tmp_path).Tags()["tensors"]
+    assert "unit_a/collapse/output/log_eigenvalues" in tags
+    assert tags and all(tag.startswith("unit_a/collapse/") for tag in tags), tags
+
+
 def test_early_stopping_monitors_collapse_metric(tmp_path):
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
     model.compile("sgd", "mse")
