@@ -29,6 +29,9 @@ _LOGGER = logging.getLogger(__name__)
 #: Scalar names logged per output (``<prefix>/<output>/<name>``).
 SCALARS = ("effective_rank", "rankme", "auc", "collapsed_dims", "normalized_std",
            "complete_collapse", "nonfinite")
+#: Of :data:`SCALARS`, the flags (0 or 1): in the epoch logs as numbers, in
+#: TensorBoard as a text event ``<prefix>/<output>/alerts`` only when one is 1.
+FLAGS = ("complete_collapse", "nonfinite")
 #: Most spectra drawn in the history image (evenly spaced, always the last).
 MAX_HISTORY_CURVES = 10
 #: Default size of the probe set taken from `probe_data`.
@@ -43,10 +46,15 @@ class SpectrumLogger(keras.callbacks.Callback):
     in batches) through each named output, and written with ``tf.summary``:
 
     * scalars ``<prefix>/<output>/{effective_rank, rankme, auc, collapsed_dims,
-      normalized_std, complete_collapse, nonfinite}`` (see
-      :func:`keras_collapse.metrics.scalar_metrics`), and
+      normalized_std}`` (see :func:`keras_collapse.metrics.scalar_metrics`),
       ``<prefix>/weights/alignment_score`` (mean over consecutive Dense/Conv
-      pairs of mean ``|diag(V_{l+1}ᵀ U_l)|``, computed with the images below);
+      pairs of mean ``|diag(V_{l+1}ᵀ U_l)|``, computed with the images below)
+      and ``<prefix>/loss``, the training loss beside them (the mean of
+      Keras' ``logs["loss"]`` over the steps since the previous point: the
+      epoch's loss with the epoch cadence); each scalar's description names
+      its x axis (epochs, or optimizer steps with ``every_n_steps``);
+    * text ``<prefix>/<output>/alerts``, only when a flag fires: non-finite
+      embeddings or complete collapse (below);
     * histogram ``<prefix>/<output>/log_eigenvalues`` (natural log);
     * images, every ``images_every_n_logs``-th log (the first included) and at
       the end of training, together with the weight SVDs they need (the
@@ -67,9 +75,10 @@ class SpectrumLogger(keras.callbacks.Callback):
     call-back at or after each multiple of ``every_n_steps`` (steps 4 and 8 for
     ``every_n_steps=2``, ``k=4``), labelled with the true step.
 
-    Non-finite embeddings give a logged warning, ``nonfinite=1`` and NaN
-    metrics (never an exception mid-training); complete collapse (all probe
-    embeddings equal) gives a warning and ``complete_collapse=1``.
+    Non-finite embeddings give a logged warning, ``nonfinite=1`` in the epoch
+    logs, an alert in TensorBoard and NaN metrics (never an exception
+    mid-training); complete collapse (all probe embeddings equal) gives a
+    warning, ``complete_collapse=1`` and an alert.
 
     Outputs (``layers``): for a model with ``encoder``/``head`` attributes,
     ``"representation"`` (encoder output) and ``"embedding"`` (head output);
@@ -150,6 +159,7 @@ class SpectrumLogger(keras.callbacks.Callback):
         self._last_heavy_step = None
         self._last_step = None
         self._step = 0
+        self._loss_mark = (0, 0.0)  # (steps into the epoch, Keras' running mean there)
 
     # -- Keras hooks ---------------------------------------------------------
 
@@ -184,6 +194,9 @@ class SpectrumLogger(keras.callbacks.Callback):
         self._last_step = self._last_heavy_step = None
         self._history = {name: {} for name in self._outputs}
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._loss_mark = (0, 0.0)
+
     def on_train_batch_end(self, batch, logs=None):
         if not self.every_n_steps:
             return
@@ -191,12 +204,12 @@ class SpectrumLogger(keras.callbacks.Callback):
         if step is None:  # no optimizer: count the call-backs
             step = self._step + 1
         if step // self.every_n_steps > self._step // self.every_n_steps:
-            self._log(step, f"step {step}")
+            self._log(step, f"step {step}", self._interval_loss(batch + 1, logs))
         self._step = step
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every_n_steps is None and (epoch + 1) % self.every_n_epochs == 0:
-            self._log(epoch, f"epoch {epoch}")
+            self._log(epoch, f"epoch {epoch}", (logs or {}).get("loss"))
         if logs is not None:
             logs.update(self._latest)
 
@@ -209,10 +222,29 @@ class SpectrumLogger(keras.callbacks.Callback):
 
     # -- logging -------------------------------------------------------------
 
-    def _log(self, step, label):
+    def _interval_loss(self, done, logs):
+        """Mean loss over the epoch's steps since the last point, from Keras'
+        running mean `logs["loss"]` after `done` steps of the epoch."""
+        if not logs or logs.get("loss") is None:
+            return None
+        mean = float(np.mean(keras.ops.convert_to_numpy(logs["loss"])))
+        before, before_mean = self._loss_mark
+        self._loss_mark = (done, mean)
+        return (done * mean - before * before_mean) / max(done - before, 1)
+
+    def _axis(self):
+        """The x axis, for the scalars' descriptions."""
+        return ("x axis: optimizer steps (iterations)" if self.every_n_steps
+                else "x axis: epochs (0 = after the first)")
+
+    def _log(self, step, label, loss=None):
         if not _is_chief(self.model):
             return
         with self._get_writer().as_default(step=step):
+            if loss is not None:
+                tf.summary.scalar(f"{self.prefix}/loss", loss, description=(
+                    "Training loss, mean over the steps since the previous point. "
+                    + self._axis()))
             for name, z in self._probe_outputs().items():
                 self._latest.update(self._log_output(name, z, label))
         self._last_step = step
@@ -244,7 +276,8 @@ class SpectrumLogger(keras.callbacks.Callback):
             _LOGGER.warning("SpectrumLogger: %s of the probe set has %d non-finite "
                             "values (NaN/Inf) at %s; metrics logged as NaN.",
                             name, bad, label)
-            tf.summary.scalar(f"{tag}/nonfinite", 1.0)
+            tf.summary.text(f"{tag}/alerts", f"nonfinite: {bad} non-finite values (NaN/Inf) "
+                            f"in the probe embeddings at {label}")
             return {f"{tag}/{key}": (1.0 if key == "nonfinite" else math.nan)
                     for key in SCALARS}
         acc = metrics.CovarianceAccumulator().update(z)
@@ -252,8 +285,11 @@ class SpectrumLogger(keras.callbacks.Callback):
         if scalars["complete_collapse"]:
             _LOGGER.warning("SpectrumLogger: complete collapse of %s at %s: all probe "
                             "embeddings are equal (all eigenvalues ~0).", name, label)
+            tf.summary.text(f"{tag}/alerts", f"complete_collapse: all probe embeddings "
+                            f"are equal (all eigenvalues ~0) at {label}")
         for key in SCALARS:
-            tf.summary.scalar(f"{tag}/{key}", scalars[key])
+            if key not in FLAGS:
+                tf.summary.scalar(f"{tag}/{key}", scalars[key], description=self._axis())
         eigenvalues = acc.spectrum()
         _histogram(f"{tag}/log_eigenvalues", metrics.log_spectrum(eigenvalues))
         self._history[name][label] = eigenvalues
@@ -273,7 +309,8 @@ class SpectrumLogger(keras.callbacks.Callback):
                 if alignment:
                     score = float(np.mean([metrics.alignment_score(a)
                                            for a in alignment.values()]))
-                    tf.summary.scalar(f"{self.prefix}/weights/alignment_score", score)
+                    tf.summary.scalar(f"{self.prefix}/weights/alignment_score", score,
+                                      description=self._axis())
                     self._latest[f"{self.prefix}/weights/alignment_score"] = score
                     _image(f"{self.prefix}/weights/alignment", plots.alignment_figure(alignment))
         self._last_heavy_step = step
@@ -307,7 +344,10 @@ def _thin(history):
 def _histogram(tag, values):
     """TensorBoard's histogram summary built in NumPy (its `histogram_pb`) and
     written as is: the same event as `tf.summary.histogram` (30 buckets), at
-    a tenth of the cost of its eager ops."""
+    a tenth of the cost of its eager ops. Its tag is under the current name
+    scope, as `tf.summary`'s own are."""
+    scope = tf.get_current_name_scope()
+    tag = f"{scope}/{tag}" if scope else tag
     proto = histogram_summary.histogram_pb(tag, np.asarray(values, np.float64))
     tf.summary.experimental.write_raw_pb(proto.SerializeToString())
 

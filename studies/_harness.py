@@ -11,6 +11,7 @@ and written, with figures, by :meth:`Study.finish`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import glob
 import json
@@ -84,6 +85,21 @@ def describe_optimizer(factory):
 
 def _slug(key):
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", key)
+
+
+#: TensorBoard's Scalars, Images and Histograms tabs select every run when it
+#: opens only if there are at most this many (`maxNamesToEnableByDefault` of
+#: its run selector, `tf-multi-checkbox`); with more they open empty.
+TENSORBOARD_MAX_RUNS = 40
+#: The run that a study's units past its run budget share, each unit's tags
+#: under its own name (``<unit>/collapse/...``).
+SHARED_RUN = "other_units"
+
+
+#: Tag prefixes of the studies' `SpectrumLogger`s. TensorBoard draws every
+#: run holding a tag on one chart, with one x axis: the toy studies log per
+#: optimizer step (iteration), the image studies per epoch, each under its own.
+PER_STEP, PER_EPOCH = "collapse_vs_iteration", "collapse_vs_epoch"
 
 
 #: Beside `units/`: the configuration its units were computed under.
@@ -193,9 +209,17 @@ class Study:
         strategy: The `tf.distribute.Strategy` studies build their Keras
             models under (`with study.strategy.scope(): ...`). Defaults to
             `None`: TensorFlow's default strategy.
+        tensorboard_root: The directory holding the study's TensorBoard runs
+            (:meth:`tensorboard_dir`). Defaults to `<output_dir>/tensorboard`.
+        tensorboard_runs: How many runs the study may write there: its units
+            get a run each while there is room for it and for the shared run
+            `other_units`, where the later units write their tags under their
+            own names. Defaults to `TENSORBOARD_MAX_RUNS - 1` (the last one
+            is the `config` run).
     """
 
-    def __init__(self, output_dir, name, seed=0, log=None, strategy=None):
+    def __init__(self, output_dir, name, seed=0, log=None, strategy=None,
+                 tensorboard_root=None, tensorboard_runs=TENSORBOARD_MAX_RUNS - 1):
         self.output_dir = os.path.abspath(output_dir)
         self.name = name
         self.seed = seed
@@ -206,6 +230,11 @@ class Study:
         self.measurements = {}
         self._log = log or (lambda line: print(line, flush=True))
         self._start = time.time()
+        self.tensorboard_root = os.path.abspath(
+            tensorboard_root or os.path.join(self.output_dir, "tensorboard"))
+        self.tensorboard_runs = int(tensorboard_runs)
+        self._runs = set()  # the run directories handed out
+        self._shared = None  # the unit writing into SHARED_RUN now
         os.makedirs(self.units_dir, exist_ok=True)
 
     def scope(self):
@@ -224,8 +253,49 @@ class Study:
         self._log(f"[{self.name} {elapsed:7.1f}s] {message}")
 
     def tensorboard_dir(self, key):
-        """TensorBoard log directory for unit `key`."""
-        return os.path.join(self.output_dir, "tensorboard", _slug(key))
+        """TensorBoard run directory for `key` (a unit, or a part of one).
+
+        `<tensorboard_root>/<key>`, or, inside a unit past the study's run
+        budget (`tensorboard_runs`), the shared run `<tensorboard_root>/other_units`,
+        where :meth:`unit` puts the unit's tags under its name. So
+        `tensorboard --logdir` on a study or on the tour opens with at most
+        `TENSORBOARD_MAX_RUNS` runs, all selected, every unit's charts there.
+        """
+        path = os.path.join(self.tensorboard_root,
+                            SHARED_RUN if self._shared is not None else _slug(key))
+        self._runs.add(path)
+        return path
+
+    @property
+    def tensorboard_runs_used(self):
+        """How many TensorBoard runs the study has handed out (:meth:`tensorboard_dir`)."""
+        return len(self._runs)
+
+    @contextlib.contextmanager
+    def _tensorboard_run(self, key):
+        """Own runs for `key` while the budget leaves room for it and the shared
+        run; else the shared run, with the unit's summaries under its name (a
+        `tf.name_scope`: tags only, the computation is the same)."""
+        own = os.path.join(self.tensorboard_root, _slug(key))
+        if os.path.isdir(own) or len(self._runs) + 2 <= self.tensorboard_runs:
+            yield
+            return
+        import tensorflow as tf
+
+        self._shared = key
+        try:
+            with tf.name_scope(_slug(key)):
+                yield
+        finally:
+            self._shared = None
+
+    def progress(self, key):
+        """A Keras callback logging unit `key`'s training progress and time
+        left through :meth:`log`, at most every ~10 s
+        (:class:`~keras_collapse.studies._progress.Progress`)."""
+        from keras_collapse.studies import _progress
+
+        return _progress.Progress(self.log, key)
 
     def model_path(self, key):
         """Where unit `key` saves its trained model (`models/<key>.keras`)."""
@@ -237,13 +307,17 @@ class Study:
         `compute()` must return a JSON-able dict (NumPy values are converted).
         """
         path = os.path.join(self.units_dir, _slug(key) + ".json")
+        own_run = os.path.join(self.tensorboard_root, _slug(key))
+        if os.path.isdir(own_run):  # written earlier: it counts against the budget
+            self._runs.add(own_run)
         if os.path.exists(path):
             with open(path) as stream:
                 self.log(f"{key}: finished earlier, read from {os.path.relpath(path)}")
                 return json.load(stream)
         self.log(f"{key}: running")
         started = time.time()
-        result = to_jsonable(compute())
+        with self._tensorboard_run(key):
+            result = to_jsonable(compute())
         write_atomic(path, json.dumps(result))
         self.log(f"{key}: done in {time.time() - started:.1f}s")
         return result

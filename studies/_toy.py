@@ -17,10 +17,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 import keras_collapse as kc
+from keras_collapse.studies import _harness
 
 INITS = ("authors", "torch", "glorot")
 
@@ -170,7 +173,7 @@ def views(data, std, batch_size=None, seed=0, replace=True):
 
 
 def train(objective, data, std, steps, optimizer, batch_size=None, record_every=100,
-          probe=None, seed=0, log_dir=None, replace=True):
+          probe=None, seed=0, log_dir=None, replace=True, callbacks=()):
     """``SiameseModel.fit`` on :func:`views`, recording spectra as it goes.
 
     Args:
@@ -188,6 +191,8 @@ def train(objective, data, std, steps, optimizer, batch_size=None, record_every=
         log_dir: TensorBoard directory (``kc.callbacks.SpectrumLogger``) or `None`.
         replace: Rows of a batch drawn with replacement, or distinct (see
             :func:`views`). Defaults to `True`.
+        callbacks: More Keras callbacks, called last (e.g. `Study.progress`).
+            Defaults to `()`.
 
     Returns:
         dict of lists (:class:`keras_collapse.callbacks.SpectraHistory`):
@@ -201,19 +206,37 @@ def train(objective, data, std, steps, optimizer, batch_size=None, record_every=
     model = objective.siamese
     model.compile(optimizer, objective.loss, steps_per_execution=every)
     spectra = kc.callbacks.SpectraHistory(probe, every_n_steps=every)
-    callbacks = [kc.guards.NonFiniteGuard(), spectra]
-    if log_dir:
-        callbacks.append(kc.callbacks.SpectrumLogger(
-            probe, log_dir, every_n_steps=max(every, steps // 100), images_every_n_logs=25))
+    loggers = [kc.callbacks.SpectrumLogger(
+        probe, log_dir, every_n_steps=max(every, steps // 100), images_every_n_logs=25,
+        prefix=_harness.PER_STEP)] if log_dir else []
     model.fit(views(data, std, batch_size, seed, replace), epochs=1, steps_per_epoch=int(steps),
-              verbose=0, callbacks=callbacks)
+              verbose=0, callbacks=[kc.guards.NonFiniteGuard(), spectra, *loggers, *callbacks])
     history = dict(spectra.history)
     history["kernels"] = kernels(objective.model)
     return history
 
 
+#: Label of the colour bar of :func:`rank_lines`; the papers' k is the noise
+#: (Jing et al.'s std, WERank's variance), so the rank index is i.
+RANK_INDEX = "rank index i (1 = largest)"
+
+
+def rank_lines(ax, steps, values):
+    """One line per column of `values` `(records, ranks)` against `steps`,
+    coloured by its rank index on one colormap (16 lines in matplotlib's
+    10 repeating colours cannot be told apart). Returns the mappable for
+    ``fig.colorbar(..., label=RANK_INDEX)``."""
+    values = np.asarray(values)
+    norm = matplotlib.colors.Normalize(1, max(values.shape[1], 2))
+    cmap = matplotlib.colormaps["viridis"]
+    for index in range(values.shape[1]):
+        ax.plot(steps, values[:, index], lw=0.9, color=cmap(norm(index + 1)))
+    return ScalarMappable(norm, cmap)
+
+
 def history_figure(history, title, panels=None):
-    """Fig. 5 analogue: log σ_k of each W_l and log λ_k of the embedding vs step.
+    """Fig. 5 analogue: log σ_i of each W_l and log λ_i of the embedding vs step,
+    coloured by rank index i.
 
     Args:
         history: A (JSON-loaded) result of :func:`train`.
@@ -226,16 +249,17 @@ def history_figure(history, title, panels=None):
     steps = np.asarray(history["step"])
     sv = np.asarray(history["sv"], np.float64)  # (records, layers, dim)
     panels = range(sv.shape[1]) if panels is None else panels
-    series = [(f"W{p + 1}: log σ_k", np.log(np.maximum(sv[:, p], 1e-300))) for p in panels]
-    series.append(("embedding: log λ_k",
+    series = [(f"W{p + 1}: log σ_i", np.log(np.maximum(sv[:, p], 1e-300))) for p in panels]
+    series.append(("embedding: log λ_i",
                    np.log(np.maximum(np.asarray(history["eig"], np.float64), 1e-300))))
-    fig = Figure(figsize=(4.0 * len(series), 3.2), layout="constrained")
+    fig = Figure(figsize=(4.0 * len(series) + 0.5, 3.2), layout="constrained")
     FigureCanvasAgg(fig)
-    for index, (label, values) in enumerate(series):
-        ax = fig.add_subplot(1, len(series), index + 1)
-        ax.plot(steps, values, lw=0.9)
+    axes = [fig.add_subplot(1, len(series), index + 1) for index in range(len(series))]
+    for ax, (label, values) in zip(axes, series):
+        colours = rank_lines(ax, steps, values)
         ax.set_xlabel("iteration")
         ax.set_title(label, fontsize=9)
+    fig.colorbar(colours, ax=axes, label=RANK_INDEX, pad=0.01, aspect=30)
     fig.suptitle(title, fontsize=10)
     return fig
 

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from keras_collapse import theory
 from keras_collapse.studies._harness import UNTESTABLE
@@ -35,12 +36,23 @@ def _suffix(reading):
     return "" if reading == CONSTANT else f" {reading}"
 
 
+#: Measured series, in order: where they coincide, a large hollow marker
+#: shows around a small filled one, and the line styles differ.
+_STYLES = (dict(marker="o", ms=9, mfc="none", mew=1.5, ls="-"),
+           dict(marker="s", ms=4, ls="--"), dict(marker="^", ms=5, ls=":"))
+
+
 def _figure(study, panels, filename, caption):
-    """One row of panels, each drawn by `draw(ax)`."""
+    """One row of panels, each drawn by `draw(ax)`; a log x axis is labelled
+    at the measured values only, in plain numbers (its minor labels overlap)."""
     fig = Figure(figsize=(4.2 * len(panels), 3.4), layout="constrained")
     FigureCanvasAgg(fig)
     for ax, draw in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels):
         draw(ax)
+        if ax.get_xscale() == "log":
+            ticks = sorted({float(x) for line in ax.get_lines() for x in line.get_xdata()})
+            ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=6)
     study.figure(fig, filename, caption)
 
@@ -108,7 +120,7 @@ def infonce(ctx):
 
     def draw(ax):
         for index, r in enumerate(runs):
-            ax.loglog(variances, list(measured[r].values()), "os"[index] + "-", ms=3,
+            ax.loglog(variances, list(measured[r].values()), **_STYLES[index],
                       label=f"measured ({r})")
         ax.loglog(variances, list(smallest.values()), "k--", label="paper: b/(2s²)")
         ax.loglog(variances, [np.mean(exact[v][:3]) for v in variances], "k:",
@@ -166,9 +178,9 @@ def weighted(ctx):
 
     def draw(ax):
         ax.plot(sizes, [r[3] for r in rows], "k--", label="predicted (paper's B)")
-        ax.plot(sizes, [r[4] for r in rows], "o-", label=f"α = {alpha:g} as written")
-        ax.plot(sizes, [r[5] for r in rows], "^-", label=f"α = {alpha:g} padded")
-        ax.plot(sizes, [r[6] for r in rows], "s-", label="α = 1")
+        ax.plot(sizes, [r[4] for r in rows], **_STYLES[0], label=f"α = {alpha:g} as written")
+        ax.plot(sizes, [r[5] for r in rows], **_STYLES[2], label=f"α = {alpha:g} padded")
+        ax.plot(sizes, [r[6] for r in rows], **_STYLES[1], label="α = 1")
         ax.set(xlabel="dataset size N", ylabel="collapsed directions",
                title=f"2. weighted InfoNCE, σ = {cfg['weighted_noise_std']:g}")
     _figure(study, [draw], "weighted.png", "Experiment 2: collapsed directions against the "
@@ -261,8 +273,8 @@ def normalisation(ctx):
     def draw(ax):
         small = [r[0] for r in rows]
         ax.semilogx(small, [r[1] for r in rows], "k--", label="predicted (κ → ∞)")
-        ax.semilogx(small, [r[2] for r in rows], "o-", label="normalised")
-        ax.semilogx(small, [r[3] for r in rows], "s-", label="unnormalised")
+        ax.semilogx(small, [r[2] for r in rows], **_STYLES[0], label="normalised")
+        ax.semilogx(small, [r[3] for r in rows], **_STYLES[1], label="unnormalised")
         ax.axvline(limit, color="0.6", lw=0.8)
         ax.set(xlabel="σ²", ylabel="collapsed directions", title="3. normalisation")
     _figure(study, [draw], "normalisation.png", "Experiment 3: collapsed directions with and "
@@ -314,12 +326,13 @@ def weight_decay(ctx):
         "the table)")
 
     def draw(ax):
-        for reading in ctx.readings:
+        for index, reading in enumerate(ctx.readings):
             part = [r for r in rows if r[0] == reading]
-            ax.plot([r[1] for r in part], [r[3] for r in part], "o-", ms=3,
+            ax.plot([r[1] for r in part], [r[3] for r in part], **_STYLES[index],
                     label=f"measured ({reading})")
         part = [r for r in rows if r[0] == CONSTANT]
-        ax.plot([r[1] for r in part], [r[2] for r in part], "k--", label="predicted b ≤ γ")
+        ax.plot([r[1] for r in part], [r[2] for r in part], "kx--", ms=7,
+                label="predicted b ≤ γ")
         ax.fill_between([r[1] for r in part], [r[5] for r in part], [r[6] for r in part],
                         color="0.85", label="unresolved (constant)")
         ax.set(xlabel="weight decay γ", ylabel=f"collapsed of {dim}", title="4. weight decay")

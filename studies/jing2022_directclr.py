@@ -29,7 +29,7 @@ import keras_collapse as kc
 from keras_collapse import _checks
 from keras_collapse.data import views
 from keras_collapse.guards import describe_loss
-from keras_collapse.studies import _digits
+from keras_collapse.studies import _digits, _harness
 from keras_collapse.studies._harness import describe_optimizer, factory_name
 
 #: The four variants of Table 1, in the paper's order.
@@ -95,11 +95,11 @@ def _train(study, key, variant, seed, data, settings):
                               seed=seed).repeat()
     logger = kc.callbacks.SpectrumLogger(
         x_train[: settings["probe_size"]], log_dir=study.tensorboard_dir(key),
-        every_n_epochs=settings["log_every_n_epochs"])
+        every_n_epochs=settings["log_every_n_epochs"], prefix=_harness.PER_EPOCH)
     started = time.time()
     history = _digits.fit_siamese(
         model, settings["loss"], settings["optimizer"](), dataset,
-        settings["epochs"], settings["steps_per_epoch"], callbacks=[logger],
+        settings["epochs"], settings["steps_per_epoch"], callbacks=[logger, study.progress(key)],
         save_path=study.model_path(key))
     train_seconds = time.time() - started
     r_train = kc.evaluation.embed(encoder, x_train, 512, dtype="float64")
@@ -186,18 +186,25 @@ def _spectrum_figure(rows):
     return fig
 
 
-def _accuracy_figure(scores, label):
-    """Table 1 as bars: one probe's accuracy per variant (mean ± std over seeds)."""
-    fig = Figure(figsize=(6.0, 3.6))
+def _accuracy_figure(scores, label, chance):
+    """Table 1 as bars: one probe's accuracy per variant (mean ± std over
+    seeds; one seed gives no error bar), from 0 with chance level marked."""
+    fig = Figure(figsize=(6.0, 3.6), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     stats = [_digits.mean_std(scores[v]) for v in VARIANTS]
+    seeds = len(scores[VARIANTS[0]])
     ax.bar(range(len(VARIANTS)), [100 * m for m, _ in stats],
-           yerr=[100 * s for _, s in stats], capsize=4)
+           yerr=[100 * s for _, s in stats] if seeds > 1 else None, capsize=4,
+           label=f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed: no error bar")
+    for index, (mean, _) in enumerate(stats):
+        ax.annotate(f"{100 * mean:.1f}", (index, 100 * mean), ha="center", va="bottom",
+                    fontsize=8, xytext=(0, 2), textcoords="offset points")
+    ax.axhline(100 * chance, color="k", ls=":", lw=1, label=f"chance ({100 * chance:.0f}%)")
     ax.set_xticks(range(len(VARIANTS)))
     ax.set_xticklabels([v.replace(" projector", "\nprojector") for v in VARIANTS], fontsize=8)
     ax.set_ylabel(label)
-    low = min(100 * (m - s) for m, s in stats)
-    ax.set_ylim(max(0.0, low - 5.0), 100.0)
+    ax.set_ylim(0.0, 100.0)
+    ax.legend(fontsize=8, loc="upper left")
     return fig
 
 
@@ -325,10 +332,12 @@ def jing2022_directclr(
                  "Fig. 7b analogue: log singular values of the representation (encoder "
                  f"output, training images), mean over {n} seeds with min-max band.")
     study.figure(_accuracy_figure({v: scores(v, deciding_probe) for v in VARIANTS},
-                                  f"probe accuracy, {_probe_name(deciding_probe)} (%)"),
+                                  f"probe accuracy, {_probe_name(deciding_probe)} (%)",
+                                  1.0 / len(np.unique(y_train))),
                  "linear_probe.png",
-                 f"Table 1 analogue: the deciding probe ({_probe_name(deciding_probe)}), mean "
-                 f"± std over {n} seeds.")
+                 f"Table 1 analogue: the deciding probe ({_probe_name(deciding_probe)}), "
+                 + (f"mean ± std over {n} seeds" if n > 1 else "one seed (no error bar)")
+                 + ", from 0 with chance level marked.")
 
     def gap(a, b):
         """(difference of means, larger std, verdict) of two score lists."""

@@ -47,7 +47,8 @@ def _run(study, key, depth, activation, cfg):
         _toy.pair_objective(model, loss), data, cfg["noise_std"], cfg["steps"],
         cfg["optimizer"](), batch_size=cfg["batch_size"],
         record_every=cfg["record_every"], probe=probe, seed=cfg["seed"] + 1,
-        log_dir=study.tensorboard_dir(key), replace=cfg["replace"])
+        log_dir=study.tensorboard_dir(key), replace=cfg["replace"],
+        callbacks=[study.progress(key)])
     w = history["kernels"]
     history["alignment_matrices"] = [kc.metrics.alignment_matrix(a, b)
                                      for a, b in zip(w, w[1:])]

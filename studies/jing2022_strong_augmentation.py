@@ -35,6 +35,7 @@ import keras
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 import keras_collapse as kc
 from keras_collapse import _checks, theory
@@ -88,7 +89,8 @@ def _run(study, key, k, form, loss, cfg):
         _toy.pair_objective(model, loss), data, std, cfg["steps"],
         cfg["optimizer"](), batch_size=cfg["batch_size"],
         record_every=cfg["record_every"], probe=probe, seed=cfg["seed"] + 1,
-        log_dir=study.tensorboard_dir(key), replace=cfg["replace"])
+        log_dir=study.tensorboard_dir(key), replace=cfg["replace"],
+        callbacks=[study.progress(key)])
     w_final = history["kernels"][0]
     # X from fresh pairs of views (the two views play x, x'), batch by batch.
     x = rng.normal(size=(max(cfg["x_samples"] // cfg["batch_size"], 2), cfg["batch_size"], dim))
@@ -119,43 +121,51 @@ def _theorem1(r):
 
 def _spectra_figure(study, results, form):
     ks = [r["k"] for r in results]
-    fig = Figure(figsize=(3.3 * len(ks), 6.0), layout="constrained")
+    fig = Figure(figsize=(3.3 * len(ks) + 0.8, 6.0), layout="constrained")
     FigureCanvasAgg(fig)
+    axes = []
     for col, r in enumerate(results):
         h = r["history"]
         steps = np.asarray(h["step"])
         for row, (label, values) in enumerate((
-                ("log σ_k(W)", np.log(np.maximum(np.asarray(h["sv"])[:, 0], 1e-300))),
-                ("log λ_k(embedding cov.)",
+                ("log σ_i(W)", np.log(np.maximum(np.asarray(h["sv"])[:, 0], 1e-300))),
+                ("log λ_i(embedding cov.)",
                  np.log(np.maximum(np.asarray(h["eig"], np.float64), 1e-300))))):
             ax = fig.add_subplot(2, len(ks), row * len(ks) + col + 1)
-            ax.plot(steps, values, lw=0.8)
-            ax.set_title(f"k = {r['k']}: {label}", fontsize=8)
+            colours = _toy.rank_lines(ax, steps, values)
+            ax.set_title(f"noise std k = {r['k']}: {label}", fontsize=8)
             ax.set_xlabel("iteration", fontsize=8)
+            axes.append(ax)
+    fig.colorbar(colours, ax=axes, label=_toy.RANK_INDEX, pad=0.01, aspect=40)
     name = {"code": "fig3_spectra_over_training.png",
             "paper": "spectra_over_training_paper_loss.png"}[form]
     study.figure(fig, name, f"Fig. 3 analogue ({'case_1.py' if form == 'code' else 'the paper'}"
                  "'s loss): singular values of W (top) and embedding covariance eigenvalues "
-                 "(bottom, natural log) over training, one column per noise std k.")
+                 "(bottom, natural log) over training, one column per noise std k, one line "
+                 "per rank index i.")
 
 
 def _x_figure(study, results, dim):
-    fig = Figure(figsize=(10.0, 3.4), layout="constrained")
+    fig = Figure(figsize=(11.0, 3.8), layout="constrained")
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(1, 3, i + 1) for i in range(3)]
     for r in results["code"]:
         axes[0].plot(np.arange(1, dim + 1),
                      np.log(np.maximum(r["history"]["eig"][-1], 1e-300)), marker=".",
-                     label=f"k={r['k']}")
-    for ax, when in zip(axes[1:], ("init", "final")):
+                     label=f"noise std k = {r['k']}")
+    axes[0].set(xlabel="rank index i (1 = largest)", ylabel="log λ_i")
+    axes[0].set_title("final embedding spectrum\n(case_1.py's loss)", fontsize=9)
+    for ax, when, name in zip(axes[1:], ("init", "final"), ("initial", "final")):
         for r in results["paper"]:
             ax.plot(np.arange(1, dim + 1), r[f"x_{when}_eigenvalues"], marker=".",
-                    label=f"k={r['k']}")
+                    label=f"noise std k = {r['k']}")
         ax.axhline(0.0, color="k", lw=0.6)
         ax.set_yscale("symlog")
-        ax.set_title(f"eigenvalues of Lemma 2's X at the {when} W (paper's loss)", fontsize=9)
-    axes[0].set_title("final embedding spectrum, case_1.py's loss (log λ_k)", fontsize=9)
-    axes[0].legend(fontsize=7)
+        ax.set(xlabel="eigenvalue index (ascending)", ylabel="eigenvalue of X (symlog)")
+        ax.set_title(f"Lemma 2's X at the {name} W\n(paper's loss)", fontsize=9)
+    for ax in axes:
+        ax.legend(fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     study.figure(fig, "x_eigenvalues.png",
                  "Final embedding spectra per k (case_1.py's loss) and the eigenvalues of "
                  "Lemma 2's X (ascending) at the initial and final W of the paper's loss; "

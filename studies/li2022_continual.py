@@ -31,14 +31,14 @@ import keras_collapse as kc
 from keras_collapse import _checks
 from keras_collapse.data import orderings as data_orderings
 from keras_collapse.guards import describe_loss
-from keras_collapse.studies import _digits
+from keras_collapse.studies import _digits, _harness
 from keras_collapse.studies._harness import factory_name
 
 #: The orderings of Table 2, in the paper's order.
 ORDERINGS = ("multi_pass", "cumulative", "single_pass", "hybrid")
 _LABELS = {"multi_pass": "multiple pass", "cumulative": "cumulative",
            "single_pass": "single pass", "hybrid": "hybrid"}
-_AUC_KEY = "collapse/representation/auc"
+_AUC_KEY = f"{_harness.PER_EPOCH}/representation/auc"
 
 
 def _label(key):
@@ -157,10 +157,11 @@ def _train(study, key, width, ordering, seed, data, s, loss=None):
         labels=y_train)
     logger = kc.callbacks.SpectrumLogger(
         x_test, log_dir=study.tensorboard_dir(key), layers=["representation"],
-        every_n_epochs=1)
+        every_n_epochs=1, prefix=_harness.PER_EPOCH)
     started = time.time()
     history = _digits.fit_siamese(model, s["loss"] if loss is None else loss, optimizer, dataset,
-                                  s["epochs"], s["steps_per_epoch"], callbacks=[logger],
+                                  s["epochs"], s["steps_per_epoch"],
+                                  callbacks=[logger, study.progress(key)],
                                   save_path=study.model_path(key))
     train_seconds = time.time() - started
     r_train = kc.evaluation.embed(encoder, x_train, 512, dtype="float64")

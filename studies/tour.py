@@ -126,11 +126,17 @@ def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
             f"parts are {[part.__name__ for part in parts]}"
         )
     checks = []
+    # One TensorBoard tree, <output_dir>/tensorboard/<part>/<unit>, whose runs
+    # fit TensorBoard's default selection: the parts share the tour's budget.
+    runs_left = study.tensorboard_runs - study.tensorboard_runs_used
     for index, part in enumerate(parts, 1):
         name = part.__name__
         study.log(f"part {index}/{len(parts)}: {name}")
-        sub = Study(os.path.join(study.output_dir, name), name, seed=study.seed, log=study._log)
+        sub = Study(os.path.join(study.output_dir, name), name, seed=study.seed, log=study._log,
+                    tensorboard_root=os.path.join(study.tensorboard_root, name),
+                    tensorboard_runs=runs_left // (len(parts) - index + 1))
         part(sub)
+        runs_left -= sub.tensorboard_runs_used
         results = sub.finish()
         wanted = headline.get(name)
         chosen = ([(c, None) for c in results["claims"]] if wanted is None

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 import keras_collapse as kc
 from keras_collapse import _checks
@@ -75,7 +76,7 @@ def _run(study, key, model_name, depth, k, werank, cfg, record_every, steps, see
     try:
         return _toy.train(objective, data, std, steps, optimizer, batch_size=None,
                           record_every=record_every, probe=data, seed=seed + 1,
-                          log_dir=study.tensorboard_dir(key))
+                          log_dir=study.tensorboard_dir(key), callbacks=[study.progress(key)])
     except kc.guards.NonFiniteLossError as error:
         study.log(f"{key}: diverged at step {error.step}")
         return {"diverged": f"diverged at step {error.step} (non-finite loss)"}
@@ -297,7 +298,8 @@ def _figures(study, models, main, deep, sweep, depths, depth_steps, ks, k_main, 
                 continue
             base = fig_names.get(m, "fig4")
             name = f"{base}_{_slug(m)}{'_werank' if w else ''}.png"
-            study.figure(_toy.history_figure(main[(m, w)], f"{m}{_label(w)}, k={k_main}"), name,
+            title = f"{m}{_label(w)}, noise variance k = {k_main}"
+            study.figure(_toy.history_figure(main[(m, w)], title), name,
                          f"Fig. {base[3:]} analogue ({m}{_label(w)}): log singular values of "
                          "W1, W2 and log embedding covariance eigenvalues over training.")
     if depths:
@@ -309,8 +311,9 @@ def _figures(study, models, main, deep, sweep, depths, depth_steps, ks, k_main, 
                 eig = np.asarray(_at_step(deep[(d, w)], depth_steps)["eig"], np.float64)
                 ax.plot(np.arange(1, dim + 1), np.log(np.maximum(eig, 1e-300)),
                         color=f"C{index}", ls="--" if w else "-", label=f"L={d}{_label(w)}")
-        ax.set_xlabel("k")
-        ax.set_ylabel("log λ_k (embedding)")
+        ax.set_xlabel("rank index i (1 = largest)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("log λ_i (embedding)")
         ax.legend(fontsize=6, ncol=2)
         study.figure(fig, "fig2_depths.png",
                      f"Fig. 2 analogue ({depth_method}): embedding spectra for L layers after "
@@ -323,14 +326,16 @@ def _figures(study, models, main, deep, sweep, depths, depth_steps, ks, k_main, 
             for w in (False, True):
                 if "diverged" not in sweep[(m, k, w)]:
                     ax.plot(np.arange(1, dim + 1), np.log(sweep[(m, k, w)]["sv"][-1][0]),
-                            color=f"C{j}", ls=":" if w else "-", label=f"k={k}{_label(w)}")
+                            color=f"C{j}", ls=":" if w else "-",
+                            label=f"noise variance k = {k}{_label(w)}")
         ax.set_title(m, fontsize=8)
-        ax.set_xlabel("k (rank index)")
-        ax.set_ylabel("log σ_k(W)")
+        ax.set_xlabel("rank index i (1 = largest)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("log σ_i(W)")
         ax.legend(fontsize=5, ncol=2)
     study.figure(fig, "fig3_augmentation_sweep.png",
-                 "Fig. 3 analogue: final singular values of a one-layer W for noise variance k; "
-                 "dotted with WERank.")
+                 "Fig. 3 analogue: final singular values σ_i of a one-layer W, by rank index "
+                 "i, for each noise variance k; dotted with WERank.")
 
 
 class _Claims:

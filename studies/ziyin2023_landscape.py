@@ -46,7 +46,7 @@ import numpy as np
 
 import keras_collapse as kc
 from keras_collapse import _checks
-from keras_collapse.studies import _ziyin_experiments, _ziyin_settings
+from keras_collapse.studies import _harness, _ziyin_experiments, _ziyin_settings
 
 EXPERIMENTS = ("infonce", "weighted", "curvature", "normalisation", "weight_decay", "bias",
                "complete_collapse")
@@ -106,7 +106,9 @@ def _train(study, key, x, noise_std, loss, optimizer, steps, seed, spectrum_ever
         model.fit(views, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[
             kc.guards.NonFiniteGuard(),  # first: no other callback sees a NaN step
             kc.callbacks.SpectrumLogger(x, study.tensorboard_dir(key),
-                                        every_n_steps=spectrum_every)])
+                                        every_n_steps=spectrum_every,
+                                        prefix=_harness.PER_STEP),
+            study.progress(key)])
         kernel = np.asarray(dense.kernel.numpy(), np.float64)
         gram = kernel @ kernel.T  # WᵀW
         z = np.asarray(model.embed(x), np.float64)

@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing import event_accumulator
 
 import keras_collapse as kc
 from keras_collapse import metrics as km
-from keras_collapse.callbacks import SCALARS, SpectrumLogger
+from keras_collapse.callbacks import FLAGS, SCALARS, SpectrumLogger
 
 SCALAR_KEYS = set(SCALARS)
 
@@ -27,6 +27,11 @@ def read_events(log_dir):
 
 def tensor_values(acc, tag):
     return [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
+
+
+def alerts(acc, tag):
+    """(step, text) of the text events under `tag`."""
+    return [(e.step, tf.make_ndarray(e.tensor_proto).item().decode()) for e in acc.Tensors(tag)]
 
 
 class Siamese(keras.Model):
@@ -61,8 +66,10 @@ def test_siamese_default_outputs_tags_and_values(tmp_path):
                         callbacks=[logger, keras.callbacks.CSVLogger(str(csv_path))])
     events = read_events(tmp_path)
     tags = events.Tags()
+    # the flags (always 0 here) are not charts: text events only when they fire
     expected_scalars = {f"collapse/{o}/{k}" for o in ("representation", "embedding")
-                        for k in SCALAR_KEYS} | {"collapse/weights/alignment_score"}
+                        for k in SCALAR_KEYS - set(FLAGS)} | {
+                            "collapse/weights/alignment_score", "collapse/loss"}
     expected_images = {"collapse/representation/spectrum", "collapse/embedding/spectrum",
                        "collapse/weights/singular_values", "collapse/weights/alignment"}
     expected_hist = {"collapse/representation/log_eigenvalues",
@@ -78,6 +85,10 @@ def test_siamese_default_outputs_tags_and_values(tmp_path):
         assert value == pytest.approx(direct[key], rel=1e-5)
         assert history.history[f"collapse/embedding/{key}"][-1] == pytest.approx(value, rel=1e-6)
     assert [s for s, _ in tensor_values(events, "collapse/embedding/auc")] == [0, 1, 2]
+    # the training loss beside them: each epoch's loss, as History has it
+    assert [v for _, v in tensor_values(events, "collapse/loss")] == pytest.approx(
+        history.history["loss"], rel=1e-6)
+    assert "x axis: epochs" in events.SummaryMetadata("collapse/embedding/auc").summary_description
     score = np.mean([km.alignment_score(a)
                      for a in km.alignment_matrices([model.encoder, model.head]).values()])
     assert tensor_values(events, "collapse/weights/alignment_score")[-1][1] == pytest.approx(score, rel=1e-5)
@@ -114,10 +125,42 @@ def test_plain_model_step_cadence_and_layer_names(tmp_path):
     events = read_events(tmp_path)
     # 4 steps per epoch → steps 3, 6
     assert [s for s, _ in tensor_values(events, "c/a/effective_rank")] == [3, 6]
+    assert "x axis: optimizer steps" in events.SummaryMetadata("c/a/auc").summary_description
     assert not any(t.startswith("c/weights") for t in events.Tags()["tensors"])
     # images written at first log and at train end
     assert [e.step for e in events.Tensors("c/b/spectrum")] == [3, 6]
     assert "c/b/auc" in history.history
+
+
+def test_step_cadence_loss_is_the_mean_since_the_previous_point(tmp_path):
+    """With learning rate 0 each batch's loss is the MSE of the fixed model on
+    it: at step 3 the mean of batches 0-2, at step 6 (2 steps into the second
+    epoch, where Keras' running mean restarts) the mean of batches 0-1."""
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    x, y = data()
+    model.fit(x, y[:, :3], epochs=2, batch_size=16, shuffle=False, verbose=0,
+              callbacks=[SpectrumLogger(x, tmp_path, every_n_steps=3, include_weights=False)])
+    out = model.predict(x, verbose=0)
+    batch_loss = [np.mean((out[i:i + 16] - y[i:i + 16, :3]) ** 2) for i in range(0, 64, 16)]
+    values = tensor_values(read_events(tmp_path), "collapse/loss")
+    assert [s for s, _ in values] == [3, 6]
+    assert [v for _, v in values] == pytest.approx(
+        [np.mean(batch_loss[:3]), np.mean(batch_loss[:2])], rel=1e-5)
+
+
+def test_every_tag_is_under_the_name_scope(tmp_path):
+    """Inside `tf.name_scope` (the studies' shared TensorBoard run) every
+    summary, the raw histograms included, is under the scope's name."""
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+    model.compile("sgd", "mse")
+    x, y = data()
+    with tf.name_scope("unit_a"):
+        model.fit(x, y[:, :3], epochs=1, verbose=0, callbacks=[SpectrumLogger(x, tmp_path)])
+    tags = read_events(tmp_path).Tags()["tensors"]
+    assert "unit_a/collapse/output/log_eigenvalues" in tags
+    assert tags and all(tag.startswith("unit_a/collapse/") for tag in tags), tags
 
 
 def test_early_stopping_monitors_collapse_metric(tmp_path):
@@ -144,7 +187,10 @@ def test_nan_embeddings_warn_and_flag(tmp_path, caplog):
     assert history.history["collapse/output/nonfinite"] == [1.0]
     assert np.isnan(history.history["collapse/output/effective_rank"][0])
     events = read_events(tmp_path)
-    assert tensor_values(events, "collapse/output/nonfinite") == [(0, 1.0)]
+    assert "collapse/output/nonfinite" not in events.Tags()["tensors"]
+    assert alerts(events, "collapse/output/alerts") == [
+        # one NaN input reaches the 3 outputs of its row
+        (0, "nonfinite: 3 non-finite values (NaN/Inf) in the probe embeddings at epoch 0")]
 
 
 def test_complete_collapse_detected(tmp_path, caplog):
@@ -158,7 +204,10 @@ def test_complete_collapse_detected(tmp_path, caplog):
     assert "complete collapse" in caplog.text
     assert history.history["collapse/output/complete_collapse"] == [1.0]
     assert history.history["collapse/output/collapsed_dims"] == [4.0]
-    assert tensor_values(read_events(tmp_path), "collapse/output/complete_collapse") == [(0, 1.0)]
+    events = read_events(tmp_path)
+    assert "collapse/output/complete_collapse" not in events.Tags()["tensors"]
+    assert [step for step, text in alerts(events, "collapse/output/alerts")
+            if text.startswith("complete_collapse: all probe embeddings are equal")] == [0]
 
 
 def test_bad_arguments(tmp_path):
