@@ -42,6 +42,18 @@ def _select(name, claims, wanted):
     return chosen
 
 
+#: The tour's TensorBoard directory of each part (``tensorboard/<tag>/<unit>``):
+#: short, so that the unit's name shows where TensorBoard cuts run names.
+TENSORBOARD_TAGS = {
+    "jing2022_strong_augmentation": "jing_aug",
+    "jing2022_implicit_regularization": "jing_reg",
+    "werank2023": "werank",
+    "ziyin2023_landscape": "ziyin",
+    "jing2022_directclr": "directclr",
+    "li2022_continual": "li",
+}
+
+
 def robust_headline(results_dirs):
     """``{study: {claim: verdict}}``: the claims whose verdict was the same in every run.
 
@@ -126,14 +138,17 @@ def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
             f"parts are {[part.__name__ for part in parts]}"
         )
     checks = []
-    # One TensorBoard tree, <output_dir>/tensorboard/<part>/<unit>, whose runs
+    # One TensorBoard tree, <output_dir>/tensorboard/<part tag>/<unit>, whose runs
     # fit TensorBoard's default selection: the parts share the tour's budget.
+    # Short part tags keep the unit, the informative part, in view where
+    # TensorBoard cuts run names short.
     runs_left = study.tensorboard_runs - study.tensorboard_runs_used
     for index, part in enumerate(parts, 1):
         name = part.__name__
         study.log(f"part {index}/{len(parts)}: {name}")
         sub = Study(os.path.join(study.output_dir, name), name, seed=study.seed, log=study._log,
-                    tensorboard_root=os.path.join(study.tensorboard_root, name),
+                    tensorboard_root=os.path.join(study.tensorboard_root,
+                                                  TENSORBOARD_TAGS.get(name, name)),
                     tensorboard_runs=runs_left // (len(parts) - index + 1))
         part(sub)
         runs_left -= sub.tensorboard_runs_used

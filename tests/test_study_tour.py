@@ -1,8 +1,11 @@
 """The tour (the README's main job) runs in full and its headline verdicts are the robust ones."""
 
+import glob
+import os
+
 import gin
 
-from keras_collapse.studies.tour import full_size_claims
+from keras_collapse.studies.tour import TENSORBOARD_TAGS, full_size_claims
 from studytools import ROOT, check_artifacts, run_study
 
 
@@ -26,6 +29,13 @@ def test_tour_runs_in_full_and_its_headline_verdicts_hold(tmp_path):
         assert results["measurements"][part]["claims_total"] >= 1
     for figure in results["figures"]:
         assert (tmp_path / figure["file"]).stat().st_size > 0
+    # `tensorboard --logdir <tour>/tensorboard` selects every run (at most 40),
+    # named <short part>/<unit> so that the unit stays in view.
+    logs = tmp_path / "tensorboard"
+    runs = {os.path.relpath(os.path.dirname(path), logs) for path in glob.glob(
+        str(logs / "**" / "events.out.tfevents.*"), recursive=True)}
+    assert 6 < len(runs) <= 40
+    assert {run.split(os.sep)[0] for run in runs} == {"config", *TENSORBOARD_TAGS.values()}
     text = (tmp_path / "results.md").read_text()
     assert "experiment.seed 0, 1 and 2" in text and "robust_headline" in text
     # Beside its own fast-pass claims, the tour shows how many hold at full size.
