@@ -418,7 +418,8 @@ def render_markdown(results):
         lines.append("| " + " | ".join(table["header"]) + " |")
         lines.append("|" + " --- |" * len(table["header"]))
         for row in table["rows"]:
-            cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+            cells = [f"{v:.4g}" if isinstance(v, float) else str(v).replace("|", "\\|")
+                     for v in row]
             lines.append("| " + " | ".join(cells) + " |")
     if results["figures"]:
         lines += ["", "## Figures", ""]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import gin
@@ -186,6 +187,12 @@ def tour(study, parts=gin.REQUIRED, headline=None, seeds_note=""):
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
+def _cells(line):
+    """The cells of a markdown table row; `\\|` inside a cell (e.g. the
+    absolute value in `max |σ − 1|`) is text, not a column border."""
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+
+
 def full_size_claims(name, results_dir=RESULTS_DIR):
     r"""`"h of n"` claims holding in the committed full-size `results/<name>.md`.
 
@@ -202,7 +209,8 @@ def full_size_claims(name, results_dir=RESULTS_DIR):
     >>> with open(os.path.join(folder, "s.md"), "w") as f:
     ...     _ = f.write("| claim | paper | measured | verdict | set-up |\n"
     ...                 "| --- | --- | --- | --- | --- |\n"
-    ...                 "| a | b | c | holds | x |\n| d | e | f | **does not hold** | x |\n"
+    ...                 "| a | b | max \\|σ − 1\\| ≤ 0.1 | holds | x |\n"
+    ...                 "| d | e | f | **does not hold** | x |\n"
     ...                 "| g | h | i | **untestable here** | x |\n\n| x | yes |\n")
     >>> full_size_claims("s", folder)
     '1 of 3 (1 untestable here)'
@@ -220,14 +228,13 @@ def full_size_claims(name, results_dir=RESULTS_DIR):
     start = next((i for i, line in enumerate(lines) if line.startswith("| claim |")), None)
     if start is None:
         return "0 of 0"
-    header = [cell.strip() for cell in lines[start].strip().strip("|").split("|")]
+    header = _cells(lines[start])
     column = header.index("verdict") if "verdict" in header else header.index("holds")
     verdicts = []
     for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        verdicts.append(cells[column].strip("*"))
+        verdicts.append(_cells(line)[column].strip("*"))
     holding = verdicts.count("yes") + verdicts.count("holds")
     untestable = verdicts.count("untestable here")
     extra = f" ({untestable} untestable here)" if untestable else ""

@@ -98,8 +98,13 @@ def test_a_scoped_binding_the_tour_uses_is_accepted():
 def test_ctrl_c_prints_one_line_saying_how_to_resume(tmp_path):
     """SIGINT (Ctrl-C) during a unit: exit status 130, no traceback, one
     line saying how to resume (resuming is test_studies.py's)."""
+    # Units far longer than the test waits: under load the parent may read the
+    # progress line seconds late, and a unit of a few seconds could finish
+    # (exit status 0) before the signal arrives.
+    long_units = TINY + ["jing2022_strong_augmentation.steps = 100000",
+                         "jing2022_strong_augmentation.record_every = 1000"]
     command = [sys.executable, "-u", "-m", "keras_collapse.cli",
-               *argv("jing2022_strong_augmentation", tmp_path, TINY)]
+               *argv("jing2022_strong_augmentation", tmp_path, long_units)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
@@ -114,7 +119,7 @@ def test_ctrl_c_prints_one_line_saying_how_to_resume(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert stderr.strip().splitlines()[-1] == (
         f"keras-collapse: interrupted. Run the same command to resume: the finished units in "
