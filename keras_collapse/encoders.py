@@ -39,17 +39,20 @@ _DEFAULT_BLOCK = {18: "basic", 34: "basic", 26: "bottleneck", 50: "bottleneck",
 _EXPANSION = {"basic": 1, "bottleneck": 4}
 
 
-def _conv(filters, kernel_size, strides, name):
+def _conv(filters, kernel_size, strides, name, padding=None):
     """Bias-free convolution with torchvision's init (He normal, fan-out);
-    explicit symmetric padding for strides > 1, as PyTorch pads."""
+    explicit symmetric padding for strides > 1, as PyTorch pads, or
+    `padding` zeros each side (PyTorch's `Conv2d(padding=p)`) when given."""
+    explicit = padding is not None and padding != kernel_size // 2
     conv = layers.Conv2D(
         filters, kernel_size, strides=strides, use_bias=False, name=name,
-        padding="same" if strides == 1 else "valid",
+        padding="same" if strides == 1 and not explicit else "valid",
         kernel_initializer=keras.initializers.VarianceScaling(
             2.0, mode="fan_out", distribution="untruncated_normal"))
-    if strides == 1 or kernel_size == 1:
+    if (strides == 1 or kernel_size == 1) and not explicit:
         return conv
-    pad = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")
+    pad = layers.ZeroPadding2D(kernel_size // 2 if padding is None else padding,
+                               name=f"{name}_pad")
     return lambda x: conv(pad(x))
 
 
@@ -81,7 +84,7 @@ def _block(x, kind, planes, strides, inner, name, zero_init_residual):
 
 
 def resnet(depth, width_multiplier=1, cifar_stem=False, input_shape=(224, 224, 3), block=None,
-           width_per_group=64, zero_init_residual=False, name=None):
+           width_per_group=64, zero_init_residual=False, stem_padding=1, name=None):
     """A ResNet from images to its globally pooled representation (no classifier).
 
     Stages of 64·w, 128·w, 256·w, 512·w planes (strides 1, 2, 2, 2); basic
@@ -111,6 +114,12 @@ def resnet(depth, width_multiplier=1, cifar_stem=False, input_shape=(224, 224, 3
             bottleneck-26 with a 2048-d representation). Defaults to `64`.
         zero_init_residual: Whether the last BatchNorm of each block starts
             at γ = 0 (torchvision's option). Defaults to `False`.
+        stem_padding: CIFAR stem only: zero padding on each side of the 3×3
+            stem convolution. `1` keeps the image size (SimCLR's and
+            lightly's CIFAR ResNets: 32×32 maps, stages 32/16/8/4); `2` is
+            solo-learn's (`nn.Conv2d(3, 64, 3, 1, padding=2)` in
+            `solo/methods/base.py`: 34×34, stages 34/17/9/5). A positive int.
+            Defaults to `1`.
         name: Model name. Defaults to `"resnet{depth}"`.
 
     Returns:
@@ -126,6 +135,9 @@ def resnet(depth, width_multiplier=1, cifar_stem=False, input_shape=(224, 224, 3
     TensorShape([2, 512])
     >>> sum(w.shape.num_elements() for w in kc.encoders.resnet(50).trainable_weights)
     23508032
+    >>> solo = kc.encoders.resnet(18, cifar_stem=True, input_shape=(32, 32, 3), stem_padding=2)
+    >>> solo.get_layer("stem_conv").output.shape
+    (None, 34, 34, 64)
 
     Reference: He et al., "Deep Residual Learning for Image Recognition",
     CVPR 2016, arXiv 1512.03385; block variants from Li, Efros, Pathak,
@@ -146,9 +158,14 @@ def resnet(depth, width_multiplier=1, cifar_stem=False, input_shape=(224, 224, 3
         raise _checks.invalid("cifar_stem", "a bool", cifar_stem, TypeError)
     input_shape = _image_shape(input_shape)
 
+    stem_padding = _checks.positive_int("stem_padding", stem_padding)
+    if stem_padding != 1 and not cifar_stem:
+        raise _checks.invalid("stem_padding", "1 with the ImageNet stem (it applies to the CIFAR "
+                              "stem only: pass cifar_stem=True)", stem_padding)
+
     inputs = keras.Input(input_shape)
     if cifar_stem:
-        x = _conv(64 * width, 3, 1, "stem_conv")(inputs)
+        x = _conv(64 * width, 3, 1, "stem_conv", padding=stem_padding)(inputs)
         x = layers.ReLU(name="stem_relu")(_bn("stem_bn")(x))
     else:
         x = layers.ReLU(name="stem_relu")(_bn("stem_bn")(_conv(64 * width, 7, 2, "stem_conv")(

@@ -156,3 +156,35 @@ def test_small_encoders(build):
 def test_invalid_arguments_name_the_argument(call, argument, error):
     with pytest.raises(error, match=f"Invalid value for argument `{argument}`"):
         call()
+
+
+def test_solo_learn_stem_pads_by_two():
+    """stem_padding=2: solo-learn's CIFAR conv1 (`nn.Conv2d(3, 64, kernel_size=3,
+    stride=1, padding=2, bias=False)`, solo/methods/base.py lines 201 and 650 at
+    vturrisi/solo-learn 9187ea3): 34×34 after the stem, stages 34/17/9/5 by
+    PyTorch's size rule floor((n + 2 − 3) / 2) + 1; the stem's output is the
+    cross-correlation of the image with 2 zeros on each side (NumPy below)."""
+    solo = E.resnet(18, cifar_stem=True, input_shape=(32, 32, 3), stem_padding=2)
+    sizes = [solo.get_layer(f"stage{s}_block2_out").output.shape[1] for s in (1, 2, 3, 4)]
+    assert sizes == [34, 17, 9, 5]
+    assert trainable(solo) == trainable(E.resnet(18, cifar_stem=True, input_shape=(32, 32, 3)))
+    image = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype("float32")
+    conv = solo.get_layer("stem_conv")
+    got = keras.Model(solo.input, conv.output)(image).numpy()[0]
+    kernel = conv.kernel.numpy()  # (3, 3, c_in, c_out)
+    padded = np.pad(image[0], ((2, 2), (2, 2), (0, 0)))
+    want = np.zeros((34, 34, kernel.shape[-1]), "float32")
+    for i in range(34):
+        for j in range(34):
+            want[i, j] = np.tensordot(padded[i:i + 3, j:j + 3], kernel, axes=3)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    (dict(cifar_stem=True, stem_padding=0), ValueError),
+    (dict(cifar_stem=True, stem_padding=1.5), TypeError),
+    (dict(cifar_stem=False, stem_padding=2), ValueError),
+])
+def test_stem_padding_errors_name_the_argument(kwargs, error):
+    with pytest.raises(error, match="stem_padding"):
+        E.resnet(18, input_shape=(32, 32, 3), **kwargs)
