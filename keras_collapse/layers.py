@@ -16,6 +16,8 @@ accuracy 0.6 points under torch + lightly's from the same views (issue 26).
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -93,15 +95,29 @@ def _bn_arguments(epsilon, momentum):
             "momentum": _checks.probability("momentum", momentum)}
 
 
-def _mlp(units, activation, batch_norm, use_bias, name, kernel_regularizers, bn_arguments):
+#: Dense initialisers of the heads: Keras' (Glorot-uniform kernels, zero
+#: biases) or PyTorch's `nn.Linear.reset_parameters` (kaiming_uniform_ with
+#: a = √5, i.e. U(±1/√fan_in), and biases U(±1/√fan_in)), which the authors'
+#: heads (solo-learn, lightly, SimSiam, DirectCLR, Li et al.) start from.
+INITIALIZERS = ("keras", "torch")
+
+
+def _mlp(units, activation, batch_norm, use_bias, name, kernel_regularizers, bn_arguments,
+         initializer="keras"):
     """Dense(+BN)(+activation) blocks; the last block is linear."""
     layers = []
     for index, width in enumerate(units):
         last = index == len(units) - 1
+        kernel_initializer = "glorot_uniform"
+        if initializer == "torch":
+            # limit √(3·scale/fan_in) = 1/√fan_in: kaiming_uniform_(a=√5).
+            kernel_initializer = keras.initializers.VarianceScaling(
+                1.0 / 3.0, mode="fan_in", distribution="uniform")
         layers.append(
             keras.layers.Dense(
                 width, use_bias=use_bias and not (batch_norm and not last),
                 kernel_regularizer=kernel_regularizers[index],
+                kernel_initializer=kernel_initializer,
                 name=f"{name}_dense_{index}",
             )
         )
@@ -140,10 +156,12 @@ class _MLPHead(keras.layers.Layer):
         kernel_regularizer=None,
         epsilon=BATCH_NORM["epsilon"],
         momentum=BATCH_NORM["momentum"],
+        initializer="keras",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.bn_arguments = _bn_arguments(epsilon, momentum)
+        self.initializer = _checks.one_of("initializer", initializer, INITIALIZERS)
         self.output_dim = _checks.positive_int("output_dim", output_dim)
         if isinstance(hidden_dims, (str, bytes)) or not hasattr(hidden_dims, "__iter__"):
             raise _checks.invalid(
@@ -164,11 +182,16 @@ class _MLPHead(keras.layers.Layer):
             self.name,
             _regularizers(kernel_regularizer, len(units)),
             self.bn_arguments,
+            self.initializer,
         )
 
     def build(self, input_shape):
         shape = input_shape
         for layer in self.blocks:
+            if (self.initializer == "torch" and isinstance(layer, keras.layers.Dense)
+                    and layer.use_bias):
+                bound = 1.0 / math.sqrt(shape[-1])  # nn.Linear: U(±1/√fan_in)
+                layer.bias_initializer = keras.initializers.RandomUniform(-bound, bound)
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
 
@@ -193,6 +216,7 @@ class _MLPHead(keras.layers.Layer):
             if not isinstance(self.activation, str) else self.activation,
             "batch_norm": self.batch_norm,
             **self.bn_arguments,
+            "initializer": self.initializer,
             "use_bias": self.use_bias,
             # Read from the Dense layers, so a regularizer added later
             # (attach_werank) is saved too.
@@ -239,6 +263,10 @@ class ProjectionHead(_MLPHead):
             moving variance averages the biased batch variance (PyTorch's
             `running_var` the unbiased one, n/(n−1) times larger); the
             training-mode output is PyTorch's.
+        initializer: `"keras"` (Glorot-uniform kernels, zero biases) or
+            `"torch"` (PyTorch's `nn.Linear` default: kernels and biases
+            U(±1/√fan_in), as the authors' heads start; the paper-scale
+            configs bind it). Defaults to `"keras"`.
 
     Input shape: `(batch_size, representation_dim)`.
     Output shape: `(batch_size, output_dim)`.
@@ -249,6 +277,10 @@ class ProjectionHead(_MLPHead):
     >>> head = ProjectionHead(8, hidden_dims=(16,))
     >>> head(np.ones((4, 32), "float32")).shape
     TensorShape([4, 8])
+    >>> torch_like = ProjectionHead(8, hidden_dims=(16,), initializer="torch")
+    >>> torch_like.build((None, 32))
+    >>> bool(np.abs(torch_like.blocks[-1].bias.numpy()).max() <= 1 / np.sqrt(16))
+    True
 
     Reference: Chen et al. 2020 (arXiv 2002.05709); Jing et al. 2022
     (arXiv 2110.09348) Table 1.
@@ -276,7 +308,7 @@ class PredictionHead(_MLPHead):
         output_dim: Output size (the projection size). Required.
         hidden_dim: Bottleneck width. Defaults to `512` (SimSiam's 2048→512→2048).
         **kwargs: `activation`, `batch_norm`, `use_bias`, `kernel_regularizer`,
-            `epsilon`, `momentum` as for :class:`ProjectionHead` (PyTorch's
+            `epsilon`, `momentum`, `initializer` as for :class:`ProjectionHead` (PyTorch's
             BatchNorm defaults, as SimSiam's and BYOL's predictors).
 
     Input shape: `(batch_size, output_dim)`. Output shape: the same.

@@ -307,3 +307,42 @@ def test_heads_saved_before_the_batch_norm_arguments_load_as_trained(tmp_path):
             np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
     for a, b in zip(model.weights, loaded.weights):  # the moving statistics too
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, err_msg=a.path)
+
+
+@pytest.mark.parametrize("head", [
+    lambda: kc.layers.ProjectionHead(256, hidden_dims=(512,), batch_norm=False,
+                                     initializer="torch"),
+    lambda: kc.layers.PredictionHead(256, hidden_dim=512, batch_norm=False,
+                                     initializer="torch"),
+])
+def test_torch_initializer_is_nn_linears_default(head):
+    """initializer="torch": PyTorch's nn.Linear.reset_parameters
+    (torch/nn/modules/linear.py: kaiming_uniform_(weight, a=√5), bias
+    U(−1/√fan_in, 1/√fan_in)). kaiming_uniform_'s bound is
+    gain·√(3/fan_in) with gain √(2/(1 + a²)) = √(1/3): 1/√fan_in, by hand.
+    Checked per Dense: every value within the bound, the largest near it and
+    the standard deviation that of U(±b), b/√3."""
+    keras.utils.set_random_seed(0)
+    layer = head()
+    layer.build((None, 256))
+    denses = [b for b in layer.blocks if isinstance(b, keras.layers.Dense)]
+    for dense, fan_in in zip(denses, (256, 512)):
+        bound = 1 / np.sqrt(fan_in)
+        for values in (dense.kernel.numpy(), dense.bias.numpy()):
+            assert np.abs(values).max() <= bound
+            assert np.abs(values).max() > 0.95 * bound
+        kernel = dense.kernel.numpy()
+        np.testing.assert_allclose(kernel.std(), bound / np.sqrt(3), rtol=0.02)
+    # Keras' default is unchanged: zero biases.
+    keras_head = kc.layers.ProjectionHead(8, hidden_dims=(16,), batch_norm=False)
+    keras_head.build((None, 32))
+    assert not np.any(keras_head.blocks[-1].bias.numpy())
+
+
+def test_initializer_round_trips_and_names_itself_when_wrong():
+    head = kc.layers.ProjectionHead(8, hidden_dims=(16,), initializer="torch")
+    assert head.get_config()["initializer"] == "torch"
+    again = kc.layers.ProjectionHead.from_config(head.get_config())
+    assert again.initializer == "torch"
+    with pytest.raises(ValueError, match="initializer"):
+        kc.layers.PredictionHead(8, initializer="pytorch")
