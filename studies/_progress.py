@@ -18,7 +18,9 @@ class Progress(keras.callbacks.Callback):
     `every_seconds` have passed since training began or since the previous
     line, so a run shorter than that prints nothing. The time left is the
     elapsed time per step so far times the steps left (the first steps'
-    tracing included). With `steps_per_execution=k` Keras calls back every k
+    tracing included); a run resumed at `initial_epoch` counts the steps
+    before it as done and times only its own. With `steps_per_execution=k`
+    Keras calls back every k
     steps. Without a known number of steps per epoch the line says only how
     far it is.
 
@@ -40,6 +42,10 @@ class Progress(keras.callbacks.Callback):
     demo: epoch 1/2, 2/4 steps, ~...s left
     demo: epoch 2/2, 3/4 steps, ~...s left
     demo: epoch 2/2, 4/4 steps, ~0s left
+    >>> _ = model.fit(x, x[:, :1], batch_size=4, epochs=2, initial_epoch=1, verbose=0,
+    ...               callbacks=[progress])  # doctest: +ELLIPSIS
+    demo: epoch 2/2, 3/4 steps, ~...s left
+    demo: epoch 2/2, 4/4 steps, ~0s left
     """
 
     def __init__(self, log, label, every_seconds=EVERY_SECONDS):
@@ -51,9 +57,12 @@ class Progress(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._start = self._last = time.monotonic()
+        self._first_epoch = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        if self._first_epoch is None:  # resumed runs (initial_epoch) start later
+            self._first_epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.monotonic()
@@ -66,5 +75,6 @@ class Progress(keras.callbacks.Callback):
             self._print(f"{self.label}: {where}step {batch + 1}")
             return
         done, total = self._epoch * steps + batch + 1, epochs * steps
-        left = (now - self._start) / done * (total - done)
+        timed = done - (self._first_epoch or 0) * steps  # the steps of this run
+        left = (now - self._start) / timed * (total - done)
         self._print(f"{self.label}: {where}{done}/{total} steps, ~{left:.0f}s left")

@@ -206,6 +206,7 @@ def pretrain(study, encoder=gin.REQUIRED, loss=gin.REQUIRED, optimizer=gin.REQUI
                 keras.callbacks.CSVLogger(os.path.join(study.output_dir, "history.csv"),
                                           append=initial_epoch > 0),
                 keras.callbacks.TensorBoard(study.tensorboard_dir("train")),
+                study.progress("pretrain"),  # a line every ~10 s within long epochs
             ]
             study.log(f"training {epochs} epochs of {steps_per_epoch} steps "
                       f"(from epoch {initial_epoch})")

@@ -98,3 +98,18 @@ def test_progress_lines_go_through_the_study_log(tmp_path):
     assert lines[0].startswith("[werank2023 ")
     assert lines[0].split("] ")[1].startswith("infonce/seed=0: 2/4 steps, ~")
     assert lines[1].split("] ")[1] == "infonce/seed=0: 4/4 steps, ~0s left"
+
+
+def test_a_resumed_run_times_only_its_own_steps(monkeypatch):
+    """Resumed at epoch 2 of 2 (BackupAndRestore, initial_epoch), 5 steps in
+    5 s: 5 steps left take ~5 s, not the 5/15·5 ≈ 2 s of counting the
+    first epoch's 10 steps as this run's."""
+    clock = iter([0.0, 5.0])
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: next(clock))
+    lines = []
+    progress = _progress.Progress(lines.append, "pretrain", every_seconds=0)
+    progress.set_params({"epochs": 2, "steps": 10})
+    progress.on_train_begin()
+    progress.on_epoch_begin(1)
+    progress.on_train_batch_end(4)
+    assert lines == ["pretrain: epoch 2/2, 15/20 steps, ~5s left"]
