@@ -20,7 +20,7 @@ import sys
 import textwrap
 import tokenize
 
-from keras_collapse import __version__, _cli_checks, _interrupt, _report_cli
+from keras_collapse import __version__, _cli_checks, _report_cli
 
 
 def _parser():
@@ -173,7 +173,6 @@ def main(argv=None):
     if not files:
         raise SystemExit("keras-collapse run: give at least one .gin file or study name")
     _cli_checks.before_tensorflow(files, args.gin_param, args.output_dir)
-    _interrupt.install()  # a Ctrl-C swallowed by TensorFlow is raised again
     try:
         return _run(files, args, argv)
     except KeyboardInterrupt:

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from keras_collapse import _cpu, _interrupt
+from keras_collapse import _cpu
 
 
 HOLDS, DOES_NOT_HOLD, UNTESTABLE = "holds", "does not hold", "untestable here"
@@ -248,9 +248,7 @@ class Study:
         return os.path.join(self.output_dir, "units")
 
     def log(self, message):
-        """Print a timestamped progress line (and stop here if a Ctrl-C was
-        swallowed on the way: :mod:`keras_collapse._interrupt`)."""
-        _interrupt.check()
+        """Print a timestamped progress line."""
         elapsed = time.time() - self._start
         self._log(f"[{self.name} {elapsed:7.1f}s] {message}")
 

@@ -6,8 +6,6 @@ import time
 
 import keras
 
-from keras_collapse import _interrupt
-
 #: Least seconds between two progress lines of one training run.
 EVERY_SECONDS = 10.0
 
@@ -67,7 +65,6 @@ class Progress(keras.callbacks.Callback):
             self._first_epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        _interrupt.check()  # a Ctrl-C that TensorFlow swallowed stops training here
         now = time.monotonic()
         if now - self._last < self.every_seconds:
             return

@@ -124,27 +124,3 @@ def test_ctrl_c_prints_one_line_saying_how_to_resume(tmp_path):
     assert stderr.strip().splitlines()[-1] == (
         f"keras-collapse: interrupted. Run the same command to resume: the finished units in "
         f"{tmp_path} are read back.")
-
-
-def test_a_ctrl_c_swallowed_on_the_way_stops_the_next_training_step():
-    """TensorFlow swallows a KeyboardInterrupt raised inside an object's
-    `__del__` or a bare `except:`; after the command's handler
-    (_interrupt.install) the next training step of a study raises it again."""
-    from keras_collapse import _interrupt
-    from keras_collapse.studies import _progress
-
-    previous = _interrupt.install()
-    try:
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            pass  # swallowed, as TensorFlow's __del__ and bare excepts do
-        progress = _progress.Progress(print, "unit")
-        progress.set_params({"epochs": 1, "steps": 10})
-        progress.on_train_begin()
-        with pytest.raises(KeyboardInterrupt):
-            progress.on_train_batch_end(0)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        _interrupt.clear()
-    progress.on_train_batch_end(1)  # cleared: training goes on
