@@ -98,15 +98,19 @@ def test_a_scoped_binding_the_tour_uses_is_accepted():
 def test_ctrl_c_prints_one_line_saying_how_to_resume(tmp_path):
     """SIGINT (Ctrl-C) during a unit: exit status 130, no traceback, one
     line saying how to resume (resuming is test_studies.py's)."""
-    # Units far longer than the test waits: under load the parent may read the
-    # progress line seconds late, and a unit of a few seconds could finish
-    # (exit status 0) before the signal arrives.
+    # Units far longer than the test waits, so that the signal always arrives
+    # during one (a 50-step run can end first, with exit status 0).
     long_units = TINY + ["jing2022_strong_augmentation.steps = 100000",
                          "jing2022_strong_augmentation.record_every = 1000"]
     command = [sys.executable, "-u", "-m", "keras_collapse.cli",
                *argv("jing2022_strong_augmentation", tmp_path, long_units)]
+    # A shell without job control starts background jobs with SIGINT ignored,
+    # and children inherit that (Python then installs no KeyboardInterrupt
+    # handler): a suite started with `&` would see the run ignore the signal.
+    # The child gets SIGINT's default, as a terminal's foreground command has.
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 600
         for line in process.stdout:
