@@ -102,22 +102,15 @@ def _bn_arguments(epsilon, momentum):
 INITIALIZERS = ("keras", "torch")
 
 
-def _mlp(units, activation, batch_norm, use_bias, name, kernel_regularizers, bn_arguments,
-         initializer="keras"):
+def _mlp(units, activation, batch_norm, use_bias, name, kernel_regularizers, bn_arguments):
     """Dense(+BN)(+activation) blocks; the last block is linear."""
     layers = []
     for index, width in enumerate(units):
         last = index == len(units) - 1
-        kernel_initializer = "glorot_uniform"
-        if initializer == "torch":
-            # limit √(3·scale/fan_in) = 1/√fan_in: kaiming_uniform_(a=√5).
-            kernel_initializer = keras.initializers.VarianceScaling(
-                1.0 / 3.0, mode="fan_in", distribution="uniform")
         layers.append(
             keras.layers.Dense(
                 width, use_bias=use_bias and not (batch_norm and not last),
                 kernel_regularizer=kernel_regularizers[index],
-                kernel_initializer=kernel_initializer,
                 name=f"{name}_dense_{index}",
             )
         )
@@ -182,15 +175,17 @@ class _MLPHead(keras.layers.Layer):
             self.name,
             _regularizers(kernel_regularizer, len(units)),
             self.bn_arguments,
-            self.initializer,
         )
 
     def build(self, input_shape):
         shape = input_shape
         for layer in self.blocks:
-            if (self.initializer == "torch" and isinstance(layer, keras.layers.Dense)
-                    and layer.use_bias):
-                bound = 1.0 / math.sqrt(shape[-1])  # nn.Linear: U(±1/√fan_in)
+            if self.initializer == "torch" and isinstance(layer, keras.layers.Dense):
+                # nn.Linear.reset_parameters: kaiming_uniform_(a=√5), whose limit
+                # √(3·(1/3)/fan_in) = 1/√fan_in, and biases U(±1/√fan_in).
+                bound = 1.0 / math.sqrt(shape[-1])
+                layer.kernel_initializer = keras.initializers.VarianceScaling(
+                    1.0 / 3.0, mode="fan_in", distribution="uniform")
                 layer.bias_initializer = keras.initializers.RandomUniform(-bound, bound)
             layer.build(shape)
             shape = layer.compute_output_shape(shape)

@@ -397,6 +397,12 @@ def _environment():
     }
 
 
+def _escaped(value):
+    """`value` as the text of a markdown table cell: `|` escaped (it would end
+    the cell; `tour.full_size_claims` reads `\\|` back as text)."""
+    return str(value).replace("|", "\\|")
+
+
 def render_markdown(results):
     """The table a paper would print: claim, paper's figure, measured, holds."""
     lines = [f"# {results['study']}", ""]
@@ -407,19 +413,17 @@ def render_markdown(results):
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in results["claims"]:
-        cells = [str(row.get(key, "")).replace("|", "\\|")
-                 for key in ("claim", "paper", "criterion", "measured")]
+        cells = [_escaped(row.get(key, "")) for key in ("claim", "paper", "criterion", "measured")]
         verdict = row.get("verdict", HOLDS if row["holds"] else DOES_NOT_HOLD)
         cells.append(verdict if verdict == HOLDS else f"**{verdict}**")
-        cells.append(str(row.get("setup", "")).replace("|", "\\|"))
+        cells.append(_escaped(row.get("setup", "")))
         lines.append("| " + " | ".join(cells) + " |")
     for table in results["tables"]:
         lines += ["", f"## {table['title']}", ""]
         lines.append("| " + " | ".join(table["header"]) + " |")
         lines.append("|" + " --- |" * len(table["header"]))
         for row in table["rows"]:
-            cells = [f"{v:.4g}" if isinstance(v, float) else str(v).replace("|", "\\|")
-                     for v in row]
+            cells = [f"{v:.4g}" if isinstance(v, float) else _escaped(v) for v in row]
             lines.append("| " + " | ".join(cells) + " |")
     if results["figures"]:
         lines += ["", "## Figures", ""]
